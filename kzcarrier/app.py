@@ -1,0 +1,56 @@
+"""The application object: settings built once at the edge, and what they connect to.
+
+`Settings` is the only place configuration from the outside (CLI options, environment)
+lands; everything below receives an `App` or its parts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from .config import NUMBER_MANAGER, Config
+from .couch import Couch, DesignDoc
+from .numbers import NumberRules
+from .schemas import resource_dir
+
+DEFAULT_COUCH_URL = "http://127.0.0.1:15984"  # where `kzcarrier up` runs the embedded server
+
+
+@dataclass(frozen=True)
+class Settings:
+    couch_url: str = DEFAULT_COUCH_URL
+    node: str | None = None
+    timeout: float = 30.0
+
+
+def design_documents() -> list[DesignDoc]:
+    return [DesignDoc.load(p) for p in sorted(resource_dir("design_docs").glob("*.json"))]
+
+
+class App:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    @cached_property
+    def couch(self) -> Couch:
+        return Couch(self.settings.couch_url, timeout=self.settings.timeout,
+                     design_docs=design_documents())
+
+    @cached_property
+    def config(self) -> Config:
+        return Config(self.couch, node=self.settings.node)
+
+    def rules(self) -> NumberRules:
+        """Number rules from the live `number_manager` configuration."""
+        return NumberRules.from_config(self.config.section(NUMBER_MANAGER))
+
+    def init(self) -> dict[str, list[str]]:
+        """Idempotent set-up: config defaults, and design documents in every KAZOO database."""
+        created = self.config.init_defaults()
+        ddocs: dict[str, list[str]] = {}
+        for db in self.couch.all_dbs():
+            written = self.couch.install_design_docs(db)
+            if written:
+                ddocs[db] = written
+        return {"config_created": created,
+                "design_docs": [f"{db}/{d}" for db, ws in ddocs.items() for d in ws]}

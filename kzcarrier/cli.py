@@ -1,0 +1,191 @@
+"""`kzcarrier`: the admin command line, a thin click layer over the library.
+
+Every kzcarrier error becomes one line on stderr and a non-zero exit code (no traceback):
+1 for a refused operation or bad input, 3 when CouchDB cannot be reached.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .app import DEFAULT_COUCH_URL, App, Settings
+from .config import NUMBER_MANAGER, mask_secrets, parse_value
+from .couch import redact
+from .errors import CouchUnavailable, KzError
+from .loader import load_directory
+from .store import NumberStore
+
+EXIT_ERROR = 1
+EXIT_UNAVAILABLE = 3
+
+
+def emit(data: Any, as_json: bool, text: str | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        click.echo(text if text is not None else json.dumps(data, indent=2, sort_keys=True))
+
+
+class KzGroup(click.Group):
+    """Turns kzcarrier errors into one-line messages with an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CouchUnavailable as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_UNAVAILABLE)
+        except KzError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_ERROR)
+
+
+@click.group(cls=KzGroup)
+@click.option("--couch-url", envvar="KZCARRIER_COUCH_URL", default=DEFAULT_COUCH_URL,
+              show_default=True, help="CouchDB URL, credentials in it if needed "
+              "(env KZCARRIER_COUCH_URL).")
+@click.option("--node", envvar="KZCARRIER_NODE", default=None,
+              help="Node name whose system_config sections apply (env KZCARRIER_NODE).")
+@click.pass_context
+def cli(ctx: click.Context, couch_url: str, node: str | None) -> None:
+    """kzcarrier: KAZOO's number manager, CouchDB-native."""
+    ctx.obj = App(Settings(couch_url=couch_url, node=node))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def init(app: App, as_json: bool) -> None:
+    """Create missing system_config defaults and install design documents (idempotent)."""
+    result = app.init()
+    emit(result, as_json, f"initialised {redact(app.settings.couch_url)}: "
+         f"config created {result['config_created'] or 'none'}, "
+         f"{len(result['design_docs'])} design documents installed or updated")
+
+
+@cli.group()
+def db() -> None:
+    """Databases."""
+
+
+@db.command("load")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def db_load(app: App, directory: Path, as_json: bool) -> None:
+    """Load DIRECTORY in KAZOO's fixture layout (<encoded db>/docs/*.json)."""
+    total = sum(1 for p in directory.iterdir() if p.is_dir())
+    with click.progressbar(length=total, label="loading", file=sys.stderr,
+                           hidden=as_json) as bar:
+        report = load_directory(app.couch, directory, progress=bar.update)
+    data = report.to_json()
+    lines = [f"{report.databases} databases: {report.written} documents written, "
+             f"{report.unchanged} unchanged, {len(report.failed)} failed"]
+    lines += [f"  failed {d}/{f}: {r}" for d, f, r in report.failed]
+    emit(data, as_json, "\n".join(lines))
+    if report.failed:
+        sys.exit(EXIT_ERROR)
+
+
+@cli.group()
+def number() -> None:
+    """Number documents and operations."""
+
+
+@number.command("show")
+@click.argument("num")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def number_show(app: App, num: str, as_json: bool) -> None:
+    """Show NUM's document in the KAZOO 4.x/5.x shape."""
+    store = NumberStore(app.couch, app.rules(),
+                        app.config.get(NUMBER_MANAGER, "available_module_name"))
+    pn = store.fetch(num)
+    doc = pn.to_json()
+    if as_json:
+        emit(doc, True)
+        return
+    click.echo(f"{pn.number}  {pn.state}  {pn.module_name}  "
+               f"assigned_to={pn.assigned_to or '-'}  used_by={pn.used_by or '-'}")
+    click.echo(json.dumps(doc, indent=2, sort_keys=True))
+    if pn.migrations:
+        click.echo("migrated on read: " + "; ".join(pn.migrations))
+
+
+@cli.group()
+def config() -> None:
+    """system_config/number_manager[.carrier]."""
+
+
+@config.command("get")
+@click.argument("category")
+@click.argument("key", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def config_get(app: App, category: str, key: str | None, as_json: bool) -> None:
+    """Effective CATEGORY settings (node, then default, then built-in); secrets masked."""
+    section = app.config.section(category)
+    if key is None:
+        emit(mask_secrets(section), True)
+        return
+    if key not in section:
+        raise KzError(f"{category} has no key {key!r} (not set, no built-in default)")
+    value = mask_secrets({key: section[key]})[key]
+    emit(value, as_json, value if isinstance(value, str) else json.dumps(value))
+
+
+@config.command("set")
+@click.argument("category")
+@click.argument("key")
+@click.argument("value")
+@click.option("--node", "scope", default=None, help="Write the node's section, not default.")
+@click.pass_obj
+def config_set(app: App, category: str, key: str, value: str, scope: str | None) -> None:
+    """Set KEY to VALUE (JSON if it parses, else a string) in CATEGORY."""
+    app.config.set(category, key, parse_value(value), node=scope)
+    shown = mask_secrets({key: parse_value(value)})[key]
+    click.echo(f"{category} {scope or 'default'}.{key} = {json.dumps(shown)}")
+
+
+@cli.command()
+@click.option("--port", default=15984, show_default=True, help="Loopback port to serve on.")
+@click.option("--data", "data_dir", default=".kzcarrier", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the server's data and logs.")
+@click.pass_obj
+def up(app: App, port: int, data_dir: Path) -> None:
+    """Run the embedded CouchDB-compatible server (development/demo), initialised, until
+    stopped. Production points --couch-url at a real CouchDB instead."""
+    from .embedded import EmbeddedServer
+
+    server = EmbeddedServer(data_dir.resolve(), port=port).start()
+    try:
+        up_app = App(Settings(couch_url=server.url, node=app.settings.node))
+        up_app.init()
+        click.echo(f"kzcarrier: embedded CouchDB-compatible server on {server.url} "
+                   f"(data in {data_dir}); initialised.")
+        click.echo(f"  export KZCARRIER_COUCH_URL={server.url}")
+        click.echo("Ready; Ctrl-C stops it.")
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        while not stop.wait(1.0):
+            if server.process is not None and server.process.poll() is not None:
+                raise KzError("the embedded server stopped unexpectedly; "
+                              f"see {data_dir}/stdout.txt")
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    cli(prog_name="kzcarrier")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,364 @@
+"""The only module that talks to CouchDB (through ibmcloudant).
+
+Every method takes KAZOO's raw database names (`numbers/+1415`,
+`account/ac/co/unt...`, `system_config`); the server profile (`couch_compat`) maps them to
+what the server stores. Writes always carry the `_rev` that was read; a conflict is never
+resolved by overwriting: `update()` re-reads and re-applies the caller's change.
+ApiException and connection failures become kzcarrier's StorageError family here.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import requests
+from ibm_cloud_sdk_core import ApiException
+from ibm_cloud_sdk_core.authenticators import BasicAuthenticator, NoAuthAuthenticator
+from ibmcloudant.cloudant_v1 import CloudantV1
+
+from . import couch_compat
+from .errors import CouchUnavailable, DocConflict, DocNotFound, StorageError
+from .numbers import NUMBERS_PREFIX
+
+DEFAULT_TIMEOUT = 30.0
+DESIGN = "_design/"
+JSON = {"Content-Type": "application/json"}  # pouch stores an empty doc without it
+BULK_CHUNK = 500
+
+
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """`http://user:pw@host:5984/` -> (`http://host:5984`, user, pw)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise StorageError(f"not a CouchDB URL: {redact(url)!r} (want http[s]://host:port)")
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+    user = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    return base, user, password
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+@dataclass
+class Changes:
+    """One read of a `_changes` feed: rows and the seq to resume from (opaque)."""
+
+    results: list[dict[str, Any]]
+    last_seq: Any
+    pending: int | None = None
+
+
+@dataclass
+class DesignDoc:
+    """A design document file from design_docs/, with where KAZOO installs it."""
+
+    doc: dict[str, Any]
+    classifications: set[str] = field(default_factory=set)
+    databases: set[str] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, path: Path) -> "DesignDoc":
+        raw = json.loads(path.read_text())
+        classes, dbs = set(), set()
+        for entry in raw.get("kazoo", {}).get("view_map", []):
+            if "classification" in entry:
+                classes.add(entry["classification"])
+            if "database" in entry:
+                dbs.add(entry["database"])
+        return cls(_join_functions(raw), classes, dbs)
+
+    def applies_to(self, db: str) -> bool:
+        return db in self.databases or classify_db(db) in self.classifications
+
+
+def _join_functions(value: Any) -> Any:
+    """KAZOO stores view functions as lists of lines; CouchDB wants strings."""
+    if isinstance(value, dict):
+        return {k: ("\n".join(v) if k in ("map", "reduce", "validate_doc_update")
+                    and isinstance(v, list) else _join_functions(v)) for k, v in value.items()}
+    return value
+
+
+def classify_db(db: str) -> str:
+    """KAZOO's database classification, as far as the number manager cares."""
+    if db.startswith(NUMBERS_PREFIX):
+        return "numbers"
+    if db.startswith("account/") and db.count("/") == 3:
+        return "account"
+    return db
+
+
+class Couch:
+    """A connection to one CouchDB-compatible server."""
+
+    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT,
+                 design_docs: Iterable[DesignDoc] = ()):
+        base, user, password = split_credentials(url)
+        self.url = redact(url)
+        auth = BasicAuthenticator(user, password or "") if user else NoAuthAuthenticator()
+        self.client = CloudantV1(authenticator=auth)
+        self.client.set_service_url(base)
+        self.client.set_http_config({"timeout": timeout})
+        self.timeout = timeout
+        self.design_docs = list(design_docs)
+        self._profile: couch_compat.ServerProfile | None = None
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs).get_result()
+        except ApiException as exc:
+            status = exc.status_code or 0
+            reason = exc.message or (exc.http_response.text if exc.http_response is not None
+                                     else "")
+            if status == 404:
+                raise DocNotFound(f"{what}: not found", status, reason) from exc
+            if status == 409:
+                raise DocConflict(f"{what}: conflict", status, reason) from exc
+            if status == 0 or status >= 500 or status == 429:
+                raise CouchUnavailable(f"{what}: CouchDB unavailable at {self.url}", status,
+                                       reason) from exc
+            if status in (401, 403):
+                raise StorageError(f"{what}: access denied by CouchDB at {self.url}", status,
+                                   reason) from exc
+            raise StorageError(f"{what}: CouchDB answered {status}", status, reason) from exc
+        except requests.exceptions.RequestException as exc:
+            raise CouchUnavailable(f"{what}: cannot reach CouchDB at {self.url}", 0,
+                                   type(exc).__name__) from exc
+
+    @property
+    def profile(self) -> couch_compat.ServerProfile:
+        if self._profile is None:
+            self._profile = couch_compat.detect(self.server_info())
+        return self._profile
+
+    def _db(self, db: str) -> str:
+        return self.profile.physical(db)
+
+    def server_info(self) -> dict[str, Any]:
+        return self._call("server information", self.client.get_server_information)
+
+    # --- databases -----------------------------------------------------------------------
+
+    def all_dbs(self, prefix: str | None = None) -> list[str]:
+        """Every database (KAZOO names), filtered by prefix on the client: pouch ignores keys."""
+        names = [self.profile.logical(n) for n in self._call("list databases",
+                                                             self.client.get_all_dbs)]
+        return sorted(n for n in names if prefix is None or n.startswith(prefix))
+
+    def number_dbs(self) -> list[str]:
+        return self.all_dbs(NUMBERS_PREFIX)
+
+    def db_exists(self, db: str) -> bool:
+        try:
+            self._call(f"database {db}", self.client.get_database_information, self._db(db))
+            return True
+        except DocNotFound:
+            return False
+
+    def db_info(self, db: str) -> dict[str, Any]:
+        return self._call(f"database {db}", self.client.get_database_information, self._db(db))
+
+    def create_db(self, db: str) -> bool:
+        """Create `db` with its design documents; False if it already existed."""
+        created = True
+        try:
+            self._call(f"create database {db}", self.client.put_database, self._db(db))
+        except StorageError as exc:
+            if exc.status != 412:
+                raise
+            created = False
+        self.install_design_docs(db)
+        return created
+
+    def ensure_db(self, db: str) -> None:
+        if not self.db_exists(db):
+            self.create_db(db)
+
+    def delete_db(self, db: str) -> None:
+        try:
+            self._call(f"delete database {db}", self.client.delete_database, self._db(db))
+        except DocNotFound:
+            pass
+
+    def install_design_docs(self, db: str) -> list[str]:
+        """Put every design document meant for `db`; only changed ones are written."""
+        written = []
+        for ddoc in self.design_docs:
+            if not ddoc.applies_to(db):
+                continue
+            wanted = ddoc.doc
+            current = self.get(db, wanted["_id"], missing_ok=True)
+            if current is not None and all(current.get(k) == v for k, v in wanted.items()):
+                continue
+            body = dict(wanted)
+            if current is not None:
+                body["_rev"] = current["_rev"]
+            self.put(db, body)
+            written.append(wanted["_id"])
+        return written
+
+    # --- documents -----------------------------------------------------------------------
+
+    def get(self, db: str, doc_id: str, rev: str | None = None, missing_ok: bool = False,
+            ) -> dict[str, Any] | None:
+        try:
+            if doc_id.startswith(DESIGN):
+                return self._call(f"get {doc_id} from {db}", self.client.get_design_document,
+                                  self._db(db), doc_id[len(DESIGN):], rev=rev)
+            return self._call(f"get {doc_id} from {db}", self.client.get_document,
+                              self._db(db), doc_id, rev=rev)
+        except DocNotFound:
+            if missing_ok:
+                return None
+            raise
+
+    def put(self, db: str, doc: dict[str, Any]) -> str:
+        """Write `doc` at its `_rev` (none: create). Returns the new rev; 409 -> DocConflict."""
+        if doc["_id"].startswith(DESIGN):
+            result = self._call(f"put {doc['_id']} into {db}", self.client.put_design_document,
+                                self._db(db), doc["_id"][len(DESIGN):], doc, headers=JSON)
+        else:
+            result = self._call(f"put {doc['_id']} into {db}", self.client.put_document,
+                                self._db(db), doc["_id"], doc)
+        return result["rev"]
+
+    def delete(self, db: str, doc_id: str, rev: str) -> str:
+        result = self._call(f"delete {doc_id} from {db}", self.client.delete_document,
+                            self._db(db), doc_id, rev=rev)
+        return result["rev"]
+
+    def bulk_get(self, db: str, ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        """Current documents by id (None: missing or deleted). `_all_docs` + keys, which both
+        servers answer alike (pouch's `_bulk_get` does not)."""
+        out: dict[str, dict[str, Any] | None] = {i: None for i in ids}
+        for start in range(0, len(ids), BULK_CHUNK):
+            chunk = ids[start:start + BULK_CHUNK]
+            result = self._call(f"read {len(chunk)} documents from {db}",
+                                self.client.post_all_docs, self._db(db), keys=chunk,
+                                include_docs=True)
+            for row in result.get("rows", []):
+                if row.get("doc") and not row.get("value", {}).get("deleted"):
+                    out[row["key"]] = row["doc"]
+        return out
+
+    def bulk_save(self, db: str, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`_bulk_docs`; one result per document: `{id, rev}` or `{id, error, reason}`."""
+        results: list[dict[str, Any]] = []
+        for start in range(0, len(docs), BULK_CHUNK):
+            chunk = docs[start:start + BULK_CHUNK]
+            results.extend(self._call(f"save {len(chunk)} documents into {db}",
+                                      self.client.post_bulk_docs, self._db(db),
+                                      {"docs": chunk}))
+        return results
+
+    def update(self, db: str, doc_id: str,
+               change: Callable[[dict[str, Any] | None], dict[str, Any] | None],
+               attempts: int = 10) -> dict[str, Any] | None:
+        """Read, apply `change`, write at the read `_rev`; on conflict re-read and re-apply.
+
+        `change` gets the current document (None if missing) and returns the document to
+        write, or None to write nothing. Returns what was written (with its new `_rev`)."""
+        for attempt in range(attempts):
+            current = self.get(db, doc_id, missing_ok=True)
+            wanted = change(json.loads(json.dumps(current)) if current else None)
+            if wanted is None:
+                return None
+            wanted["_id"] = doc_id
+            if current is not None:
+                wanted["_rev"] = current["_rev"]
+            else:
+                wanted.pop("_rev", None)
+            try:
+                wanted["_rev"] = self.put(db, wanted)
+                return wanted
+            except DocConflict:
+                time.sleep(min(0.5, 0.01 * 2 ** attempt))
+        raise DocConflict(f"update {doc_id} in {db}: still conflicting after {attempts} tries",
+                          409)
+
+    def all_docs(self, db: str, include_docs: bool = True, start_key: str | None = None,
+                 end_key: str | None = None) -> list[dict[str, Any]]:
+        result = self._call(f"list documents of {db}", self.client.post_all_docs,
+                            self._db(db), include_docs=include_docs, start_key=start_key,
+                            end_key=end_key)
+        return result.get("rows", [])
+
+    def view(self, db: str, ddoc: str, view: str, **params: Any) -> list[dict[str, Any]]:
+        result = self._call(f"view {ddoc}/{view} of {db}", self.client.post_view,
+                            self._db(db), ddoc, view, **params)
+        return result.get("rows", [])
+
+    # --- _local documents (checkpoints) --------------------------------------------------
+
+    def get_local(self, db: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self._call(f"get _local/{name} from {db}", self.client.get_local_document,
+                              self._db(db), name, accept="application/json")
+        except DocNotFound:
+            return None
+
+    def put_local(self, db: str, name: str, body: dict[str, Any]) -> None:
+        """Write a `_local` document, carrying its current `_rev` (pouch insists)."""
+        for _ in range(5):
+            current = self.get_local(db, name)
+            doc = dict(body)
+            if current is not None:
+                doc["_rev"] = current["_rev"]
+            try:
+                self._call(f"put _local/{name} into {db}", self.client.put_local_document,
+                           self._db(db), name, doc)
+                return
+            except DocConflict:
+                continue
+        raise DocConflict(f"put _local/{name} into {db}: kept conflicting", 409)
+
+    # --- changes -------------------------------------------------------------------------
+
+    def changes(self, db: str, since: Any = 0, limit: int | None = None,
+                include_docs: bool = True, longpoll_ms: int = 0) -> Changes:
+        """One read of `_changes` after `since`. With `longpoll_ms`, wait up to that long for
+        the first change (on servers that ignore longpoll's timeout, by short polls)."""
+        since = self.profile.since(since)
+        if longpoll_ms and self.profile.longpoll_timeout:
+            result = self._call(f"changes of {db}", self.client.post_changes, self._db(db),
+                                feed="longpoll", since=since, limit=limit,
+                                include_docs=include_docs, timeout=longpoll_ms,
+                                headers={"Accept-Encoding": "identity"})
+            return Changes(result.get("results", []), result.get("last_seq", since),
+                           result.get("pending"))
+        deadline = time.monotonic() + longpoll_ms / 1000.0
+        while True:
+            result = self._call(f"changes of {db}", self.client.post_changes, self._db(db),
+                                feed="normal", since=since, limit=limit,
+                                include_docs=include_docs)
+            rows = result.get("results", [])
+            if rows or time.monotonic() >= deadline:
+                return Changes(rows, result.get("last_seq", since), result.get("pending"))
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    def iter_changes(self, db: str, since: Any = 0, batch: int = 1000,
+                     include_docs: bool = True) -> Iterator[tuple[dict[str, Any], Any]]:
+        """Every change after `since` until caught up: (row, seq to checkpoint after it).
+        Ends on an empty page, never on `pending` (the test server has none)."""
+        while True:
+            page = self.changes(db, since, limit=batch, include_docs=include_docs)
+            for row in page.results:
+                yield row, row.get("seq", page.last_seq)
+            since = page.last_seq
+            if len(page.results) < batch:
+                return

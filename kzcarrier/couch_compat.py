@@ -1,0 +1,63 @@
+"""The one place where kzcarrier bends to a CouchDB-compatible server that is not CouchDB.
+
+Apache CouchDB 3.x is the target; everything outside this module is written for it. The
+embedded development/test server, pouchdb-server 4.2.0 (reference/couchdb-test-server.md),
+differs in ways a client cannot paper over with "safe" requests alone:
+
+* it strips `/` from database names, so `numbers/+1415` would become `numbers+1415`
+  (and `account/ac/co/unt...` collapses), and it decodes `%` in names a second time. On
+  it, `/` is stored as `$` (`numbers$+1415`), a character CouchDB allows in names and KAZOO
+  never uses, so the mapping is one-to-one;
+* its `_changes` has no `pending`, and ignores `timeout` on longpoll (never answers when
+  idle): a longpoll is emulated with short `feed=normal` reads until the deadline;
+* `filter=_selector` crashes it, and it has no `_db_updates`: callers ask the profile
+  (`selector_filter`, `db_updates`) and use a view / `_all_dbs` polling instead.
+
+The profile is chosen from the server's own identification (`GET /`), never configured.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ServerProfile:
+    vendor: str                 # "couchdb" or "pouchdb-server"
+    version: str
+    slash_in_db_names: bool     # stores `numbers/+1415` as named
+    longpoll_timeout: bool      # honours `timeout` on feed=longpoll
+    reports_pending: bool       # `pending` in _changes
+    selector_filter: bool       # `_changes?filter=_selector` is safe
+    db_updates: bool            # `_db_updates` may exist (still needs _global_changes)
+    replicator_db: bool         # `_replicator` documents drive replication
+
+    def physical(self, name: str) -> str:
+        """The name the server stores for KAZOO database `name`."""
+        if self.slash_in_db_names:
+            return name
+        return name.replace("/", "$")
+
+    def logical(self, name: str) -> str:
+        """Inverse of `physical`, for names the server lists."""
+        if self.slash_in_db_names:
+            return name
+        return name.replace("$", "/")
+
+    def since(self, seq: Any) -> str:
+        """Sequences are opaque; the SDK wants a string, pouch's integers included."""
+        return seq if isinstance(seq, str) else str(seq)
+
+
+COUCHDB = dict(slash_in_db_names=True, longpoll_timeout=True, reports_pending=True,
+               selector_filter=True, db_updates=True, replicator_db=True)
+POUCHDB = dict(slash_in_db_names=False, longpoll_timeout=False, reports_pending=False,
+               selector_filter=False, db_updates=False, replicator_db=False)
+
+
+def detect(info: dict[str, Any]) -> ServerProfile:
+    """Pick the profile from `GET /`: CouchDB says `couchdb`, pouchdb-server `express-pouchdb`."""
+    version = str(info.get("version", ""))
+    if "express-pouchdb" in info:
+        return ServerProfile("pouchdb-server", version, **POUCHDB)
+    return ServerProfile("couchdb", version, **COUCHDB)

@@ -1,0 +1,71 @@
+"""JSON Schemas from schemas/: loading, validation with errors that name the field, defaults.
+
+Kinds: `number` (a number document), `pvt_request`, `system_config.number_manager`,
+`system_config.number_manager.carrier`. `resource_dir` finds the shipped files both in a
+source checkout and in an installed package (share/kzcarrier/...).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+from .errors import SchemaError
+
+
+def resource_dir(name: str) -> Path:
+    """`schemas` or `design_docs`: next to the package in a checkout, else under share/."""
+    for base in (Path(__file__).resolve().parent.parent, Path(sys.prefix) / "share" / "kzcarrier"):
+        candidate = base / name
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"kzcarrier's {name}/ directory is not installed")
+
+
+@lru_cache(maxsize=None)
+def _registry() -> tuple[Registry, dict[str, dict[str, Any]]]:
+    by_kind: dict[str, dict[str, Any]] = {}
+    registry = Registry()
+    for path in sorted(resource_dir("schemas").glob("*.json")):
+        schema = json.loads(path.read_text())
+        by_kind[path.stem] = schema
+        registry = registry.with_resource(schema["$id"], Resource.from_contents(schema))
+    return registry, by_kind
+
+
+def schema(kind: str) -> dict[str, Any]:
+    registry, by_kind = _registry()
+    if kind not in by_kind:
+        raise KeyError(f"no schema {kind!r}; known: {', '.join(sorted(by_kind))}")
+    return by_kind[kind]
+
+
+def problems(kind: str, document: Any, pointer: str = "") -> list[tuple[str, str]]:
+    """Every validation error as (dotted field path, message), most specific first."""
+    registry, _ = _registry()
+    target = schema(kind)
+    if pointer:
+        target = {"$ref": f"{target['$id']}#{pointer}"}
+    validator = Draft202012Validator(target, registry=registry)
+    out = []
+    for err in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
+        path = ".".join(str(p) for p in err.absolute_path)
+        out.append((path, err.message))
+    return out
+
+
+def validate(kind: str, document: Any, what: str | None = None, pointer: str = "") -> None:
+    found = problems(kind, document, pointer)
+    if found:
+        raise SchemaError(what or kind, found)
+
+
+def section_defaults(kind: str) -> dict[str, Any]:
+    """The `default` values a config section schema declares (KAZOO's built-in defaults)."""
+    section = schema(kind)["$defs"]["section"]
+    return {k: v["default"] for k, v in section.get("properties", {}).items() if "default" in v}

@@ -1,0 +1,77 @@
+"""Test fixtures: a real CouchDB-compatible server, never a mock.
+
+By default the suite starts the repo's pouchdb-server in memory. Set
+KZCARRIER_TEST_COUCH_URL (e.g. http://admin:secret@127.0.0.1:5984) to run every test
+against that server instead; the suite then deletes only the databases it created. Point it
+at a CouchDB with no KAZOO databases of its own (numbers/..., system_config, accounts): the
+tests load KAZOO's fixtures under those names.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from kzcarrier.app import App, Settings
+from kzcarrier.couch import Couch
+from kzcarrier.embedded import EmbeddedServer
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+FIXTURES = SHARED / "fixtures" / "kazoo"
+ENV_URL = "KZCARRIER_TEST_COUCH_URL"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"couch: {os.environ.get(ENV_URL) or 'embedded pouchdb-server (in memory)'}"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    if not FIXTURES.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"KAZOO fixtures missing at {FIXTURES}")
+        pytest.skip(f"KAZOO fixtures missing at {FIXTURES}")
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def couch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get(ENV_URL):
+        yield os.environ[ENV_URL]
+        return
+    if shutil.which("node") is None:
+        pytest.fail("node is not installed: the embedded test server needs it")
+    server = EmbeddedServer(tmp_path_factory.mktemp("couch"), in_memory=True).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def app(couch_url: str) -> Iterator[App]:
+    """An App on the test server; databases it creates are deleted afterwards."""
+    app = App(Settings(couch_url=couch_url))
+    before = set(app.couch.all_dbs())
+    yield app
+    cleaner = Couch(couch_url)
+    for db in set(cleaner.all_dbs()) - before:
+        cleaner.delete_db(db)
+
+
+@pytest.fixture
+def couch(app: App) -> Couch:
+    return app.couch
+
+
+@pytest.fixture
+def loaded(app: App, fixtures_dir: Path) -> App:
+    """KAZOO's fixture databases loaded into the test server."""
+    from kzcarrier.loader import load_directory
+
+    report = load_directory(app.couch, fixtures_dir / "dbs")
+    assert not report.failed, report.failed
+    return app
