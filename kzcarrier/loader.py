@@ -30,11 +30,12 @@ class LoadReport:
     databases: int = 0
     written: int = 0
     unchanged: int = 0
+    attachments_skipped: int = 0
     failed: list[tuple[str, str, str]] = field(default_factory=list)  # (db, file, reason)
 
     def to_json(self) -> dict[str, Any]:
         return {"databases": self.databases, "written": self.written,
-                "unchanged": self.unchanged,
+                "unchanged": self.unchanged, "attachments_skipped": self.attachments_skipped,
                 "failed": [{"db": d, "file": f, "reason": r} for d, f, r in self.failed]}
 
 
@@ -101,11 +102,16 @@ def load_directory(couch: Couch, root: Path,
             if existing is not None and _comparable(existing) == _comparable(doc):
                 report.unchanged += 1
                 continue
-            body = {k: v for k, v in doc.items() if k != "_rev"}
+            body = {k: v for k, v in doc.items() if k not in ("_rev", "_attachments")}
             if existing is not None:
                 body["_rev"] = existing["_rev"]
+            stubs = set(doc.get("_attachments") or {}) - set(atts.get(doc_id, {}))
+            if stubs:  # a stub without its file cannot be loaded: say so, load the rest
+                report.attachments_skipped += len(stubs)
             if doc_id in atts:
                 body["_attachments"] = atts[doc_id]
+            elif existing is not None and existing.get("_attachments"):
+                body["_attachments"] = existing["_attachments"]  # keep what is there
             to_write.append(body)
         for result in couch.bulk_save(db, to_write) if to_write else []:
             if result.get("error"):
