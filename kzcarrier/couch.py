@@ -196,15 +196,19 @@ class Couch:
             pass
 
     def install_design_docs(self, db: str) -> list[str]:
-        """Put every design document meant for `db`; only changed ones are written."""
+        """Put every design document meant for `db`; only changed ones are written, and views
+        of the same design document that kzcarrier does not define are kept."""
         written = []
         for ddoc in self.design_docs:
             if not ddoc.applies_to(db):
                 continue
-            wanted = ddoc.doc
-            current = self.get(db, wanted["_id"], missing_ok=True)
-            if current is not None and all(current.get(k) == v for k, v in wanted.items()):
-                continue
+            current = self.get(db, ddoc.doc["_id"], missing_ok=True)
+            wanted = dict(ddoc.doc)
+            if current is not None:
+                # Views someone else (KAZOO) keeps in the same design document stay.
+                wanted["views"] = {**(current.get("views") or {}), **wanted.get("views", {})}
+                if all(current.get(k) == v for k, v in wanted.items()):
+                    continue
             body = dict(wanted)
             if current is not None:
                 body["_rev"] = current["_rev"]

@@ -1,13 +1,27 @@
-"""Reading number documents by number: normalise, find the database, migrate on read.
+"""Number documents by number: read (normalise, find the database, migrate on read) and
+write (`knm_phone_number:save/1` and `delete/1`, reference/kazoo-number-docs.md §3.4).
 
-The write side (bulk save with account copies) grows here with the lifecycle operations.
+A save writes the number database (created with its views when missing), then the copy in
+the owner's account database (only if that database exists, as KAZOO), then removes the copy
+from the previous owner's. Every write carries the `_rev` that was read: a concurrent edit
+comes back as a conflict for the caller to re-read and re-apply, never overwritten.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from .couch import Couch
 from .document import PhoneNumber
-from .errors import NotFound
-from .numbers import NumberRules, number_db
+from .errors import AssignFailure, DocConflict, KzError, NotFound, StorageError, Unspecified
+from .numbers import NumberRules, account_db, is_account_id, number_db
+
+
+@dataclass
+class SaveReport:
+    saved: dict[str, PhoneNumber] = field(default_factory=dict)
+    conflicts: list[str] = field(default_factory=list)
+    failed: dict[str, KzError] = field(default_factory=dict)
 
 
 class NumberStore:
@@ -17,6 +31,8 @@ class NumberStore:
         self.rules = rules
         self.available_module_name = available_module_name
 
+    # --- reading -------------------------------------------------------------------------
+
     def fetch(self, number: str) -> PhoneNumber:
         """The number's document, migrated to the 4.x/5.x shape in memory."""
         num = self.rules.parse(number)
@@ -24,3 +40,105 @@ class NumberStore:
         if doc is None:
             raise NotFound(num)
         return PhoneNumber.from_json(doc, self.available_module_name)
+
+    def fetch_many(self, numbers: list[str]) -> dict[str, PhoneNumber | None]:
+        """Already-normalised numbers -> migrated documents (None: no document)."""
+        by_db: dict[str, list[str]] = {}
+        for num in numbers:
+            by_db.setdefault(number_db(num), []).append(num)
+        out: dict[str, PhoneNumber | None] = {}
+        for db, nums in by_db.items():
+            try:
+                docs = self.couch.bulk_get(db, nums)
+            except StorageError as exc:
+                if exc.status != 404:
+                    raise
+                docs = {n: None for n in nums}
+            for num in nums:
+                doc = docs.get(num)
+                out[num] = (PhoneNumber.from_json(doc, self.available_module_name)
+                            if doc else None)
+        return out
+
+    # --- writing -------------------------------------------------------------------------
+
+    def save(self, numbers: list[PhoneNumber]) -> SaveReport:
+        report = SaveReport()
+        by_db: dict[str, list[PhoneNumber]] = {}
+        for pn in numbers:
+            by_db.setdefault(pn.db, []).append(pn)
+        for db, pns in by_db.items():
+            self.couch.ensure_db(db)
+            results = self.couch.bulk_save(db, [pn.to_json() for pn in pns])
+            for pn, result in zip(pns, results):
+                if result.get("error") == "conflict":
+                    report.conflicts.append(pn.number)
+                elif result.get("error"):
+                    report.failed[pn.number] = Unspecified(
+                        "database_error", f"{result['error']}: {result.get('reason', '')}")
+                else:
+                    pn.set_private("_rev", result["rev"])
+                    report.saved[pn.number] = pn
+        for num, pn in list(report.saved.items()):
+            try:
+                self._sync_account_copies(pn)
+            except (StorageError, KzError) as exc:
+                report.failed[num] = AssignFailure(str(exc))
+        return report
+
+    def _sync_account_copies(self, pn: PhoneNumber) -> None:
+        owner, previous = pn.assigned_to, pn.previously_assigned_to
+        if owner and is_account_id(owner):
+            self.put_account_copy(account_db(owner), pn.to_json())
+        if previous and previous != owner and is_account_id(previous):
+            self.delete_copy(account_db(previous), pn.number)
+
+    def put_account_copy(self, db: str, doc: dict[str, Any]) -> None:
+        """The same JSON as the number document, at the copy's own revision."""
+        if not self.couch.db_exists(db):
+            return  # KAZOO skips the copy when the account database does not exist
+
+        def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
+            body = {k: v for k, v in doc.items() if k != "_rev"}
+            if current is not None and {k: v for k, v in current.items() if k != "_rev"} == body:
+                return None
+            return body
+
+        self.couch.update(db, doc["_id"], change)
+
+    def delete_copy(self, db: str, doc_id: str) -> None:
+        for _ in range(5):
+            try:
+                current = self.couch.get(db, doc_id, missing_ok=True)
+            except StorageError:
+                return
+            if current is None:
+                return
+            try:
+                self.couch.delete(db, doc_id, current["_rev"])
+                return
+            except DocConflict:
+                continue
+            except StorageError as exc:
+                if exc.status == 404:
+                    return
+                raise
+
+    def hard_delete(self, pn: PhoneNumber, tombstone: dict[str, Any] | None = None) -> None:
+        """`knm_phone_number:delete/1`: owner's copy, the number document, previous copy.
+
+        The number document is deleted at the revision that was read (a conflict raises
+        DocConflict); `tombstone` fields (the request's outcome) stay readable on the
+        deleted revision."""
+        if pn.rev:
+            body = {"_id": pn.number, "_rev": pn.rev, "_deleted": True, **(tombstone or {})}
+            result = self.couch.bulk_save(pn.db, [body])[0]
+            if result.get("error") == "conflict":
+                raise DocConflict(f"delete {pn.number}: conflict", 409)
+            if result.get("error") and result.get("error") != "not_found":
+                raise Unspecified("database_error", result.get("reason"))
+        for owner in {pn.assigned_to, pn.previously_assigned_to}:
+            if owner and is_account_id(owner):
+                self.delete_copy(account_db(owner), pn.number)
+        if pn.previously_assigned_to and is_account_id(pn.previously_assigned_to):
+            self.delete_copy(account_db(pn.previously_assigned_to), pn.number)

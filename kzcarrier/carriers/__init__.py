@@ -1,0 +1,152 @@
+"""Carrier modules: the Python form of KAZOO's `knm_gen_carrier` behaviour, and the registry.
+
+A carrier is a class registered in the `kzcarrier.carriers` entry-point group under its
+KAZOO module name (`knm_local = kzcarrier.carriers.local:Local`). The built-ins register
+exactly like a third-party package would; `load("local")` and `load("knm_local")` both work,
+and an unknown name raises `UnknownCarrier` listing the available ones.
+
+A carrier instance gets a `CarrierContext` (CouchDB, configuration, an httpx client
+factory) and implements:
+
+    find_numbers(prefix, quantity, options) -> {e164: carrier_data}
+    acquire_number(pn) -> pn              buy; never called on a dry run
+    disconnect_number(pn) -> pn           release at the carrier
+    check_numbers(numbers) -> {e164: status}
+    is_number_billable(pn) / should_lookup_cnam() / is_local() / configuration() / info()
+    lookup_order(pn, request_id) -> dict | None   did an order for this key already happen?
+
+Failures are raised as KAZOO errors (`errors.ByCarrier` for the carrier's own faults).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Callable
+
+import httpx
+
+from ..errors import ByCarrier, KzError
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..couch import Couch
+    from ..document import PhoneNumber
+
+GROUP = "kzcarrier.carriers"
+
+
+class UnknownCarrier(KzError):
+    code, error = 400, "unknown_carrier"
+
+    def __init__(self, name: str, available: list[str]):
+        super().__init__(f"unknown carrier {name!r}", "available: " + ", ".join(available))
+        self.name = name
+
+
+@dataclass
+class CarrierContext:
+    couch: "Couch"
+    config: "Config"
+    http: Callable[..., httpx.Client] = field(default=lambda **kw: httpx.Client(**kw))
+
+
+def short_name(module_name: str) -> str:
+    return module_name[4:] if module_name.startswith("knm_") else module_name
+
+
+def module_name(name: str) -> str:
+    return name if name.startswith("knm_") else f"knm_{name}"
+
+
+class Carrier:
+    """Defaults follow `knm_gen_carrier`: an external, billable carrier with no search."""
+
+    name = "knm_carrier"
+    maximal_prefix_length = 3
+
+    def __init__(self, ctx: CarrierContext):
+        self.ctx = ctx
+
+    # --- the behaviour -------------------------------------------------------------------
+
+    def find_numbers(self, prefix: str, quantity: int, options: dict[str, Any],
+                     ) -> dict[str, dict[str, Any]]:
+        raise ByCarrier(None, self.name, "not_implemented")
+
+    def acquire_number(self, pn: "PhoneNumber") -> "PhoneNumber":
+        raise ByCarrier(pn.number, self.name, "not_implemented")
+
+    def disconnect_number(self, pn: "PhoneNumber") -> "PhoneNumber":
+        raise ByCarrier(pn.number, self.name, "not_implemented")
+
+    def check_numbers(self, numbers: list[str]) -> dict[str, str]:
+        raise ByCarrier(None, self.name, "not_implemented")
+
+    def is_number_billable(self, pn: "PhoneNumber") -> bool:
+        return True
+
+    def should_lookup_cnam(self) -> bool:
+        return True
+
+    def is_local(self) -> bool:
+        return False
+
+    def configuration(self) -> dict[str, Any]:
+        """The carrier's `number_manager.<carrier>` section (node, else default)."""
+        return self.ctx.config.section(f"number_manager.{short_name(self.name)}")
+
+    def info(self) -> dict[str, Any]:
+        return {"maximal_prefix_length": self.maximal_prefix_length}
+
+    def lookup_order(self, pn: "PhoneNumber", request_id: str) -> dict[str, Any] | None:
+        """Exactly-once support: the carrier's record of an order made for `request_id`, or
+        None if there is none (or the carrier cannot tell; then the engine must not retry
+        blindly)."""
+        return None
+
+
+class DbCarrier(Carrier):
+    """A carrier that lives in CouchDB only: nothing to buy or release, trivially idempotent."""
+
+    maximal_prefix_length = 10
+
+    def acquire_number(self, pn: "PhoneNumber") -> "PhoneNumber":
+        return pn
+
+    def disconnect_number(self, pn: "PhoneNumber") -> "PhoneNumber":
+        return pn
+
+    def is_number_billable(self, pn: "PhoneNumber") -> bool:
+        return False
+
+    def is_local(self) -> bool:
+        return True
+
+    def lookup_order(self, pn: "PhoneNumber", request_id: str) -> dict[str, Any] | None:
+        return {"idempotent": True}
+
+
+def _discover() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def available() -> list[str]:
+    return sorted(_discover())
+
+
+def carrier_class(name: str) -> type[Carrier]:
+    found = _discover()
+    key = module_name(name)
+    if key not in found:
+        raise UnknownCarrier(name, sorted(found))
+    cls = found[key].load()
+    if not (isinstance(cls, type) and issubclass(cls, Carrier)):
+        raise UnknownCarrier(name, sorted(found))
+    return cls
+
+
+def load(name: str, ctx: CarrierContext) -> Carrier:
+    cls = carrier_class(name)
+    carrier = cls(ctx)
+    carrier.name = module_name(name)
+    return carrier
