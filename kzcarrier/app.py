@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .config import NUMBER_MANAGER, Config
 from .couch import Couch, DesignDoc
 from .numbers import NumberRules
 from .schemas import resource_dir
+
+if TYPE_CHECKING:
+    from .ops import Ops
 
 DEFAULT_COUCH_URL = "http://127.0.0.1:15984"  # where `kzcarrier up` runs the embedded server
 
@@ -43,6 +47,11 @@ class App:
     def rules(self) -> NumberRules:
         """Number rules from the live `number_manager` configuration."""
         return NumberRules.from_config(self.config.section(NUMBER_MANAGER))
+
+    def ops(self) -> "Ops":
+        from .ops import Ops
+
+        return Ops(self.couch, self.config)
 
     def init(self) -> dict[str, list[str]]:
         """Idempotent set-up: config defaults, and design documents in every KAZOO database."""

@@ -118,6 +118,71 @@ def number_show(app: App, num: str, as_json: bool) -> None:
         click.echo("migrated on read: " + "; ".join(pn.migrations))
 
 
+def _number_op(operation: str, extra: list[click.Option] = ()):  # type: ignore[assignment]
+    """Build `kzcarrier number <operation> NUMBER...` over `Ops.perform`."""
+
+    @click.argument("numbers", nargs=-1, required=True)
+    @click.option("--assign-to", default=None, help="Account id the numbers end up in.")
+    @click.option("--auth-by", default="system", show_default=True,
+                  help="Account id performing the operation, or 'system'.")
+    @click.option("--dry-run", is_flag=True, help="Plan and quote; call no carrier, write nothing.")
+    @click.option("--module-name", default=None, help="Carrier module (create).")
+    @click.option("--public-fields", default=None, help="JSON object of public fields.")
+    @click.option("--mdn-run", is_flag=True, help="Operate on MDN (mobile) numbers.")
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_obj
+    def command(app: App, numbers: tuple[str, ...], assign_to: str | None, auth_by: str,
+                dry_run: bool, module_name: str | None, public_fields: str | None,
+                mdn_run: bool, as_json: bool, **more: Any) -> None:
+        from .ops import Options
+
+        fields = parse_value(public_fields) if public_fields is not None else None
+        if fields is not None and not isinstance(fields, dict):
+            raise KzError("--public-fields must be a JSON object")
+        opts = Options(auth_by=auth_by, assign_to=assign_to, dry_run=dry_run,
+                       module_name=module_name, public_fields=fields, mdn_run=mdn_run,
+                       **{k: v for k, v in more.items() if v not in (None, False)})
+        result = app.ops().perform(operation, list(numbers), opts)
+        data = result.to_json()
+        lines = []
+        for num, outcome in result.outcomes.items():
+            if outcome.error is not None:
+                err = outcome.error.to_json()
+                lines.append(f"{num}  FAILED  {err['code']} {err['error']}: {err['message']}"
+                             + (f" ({err['cause']})" if err.get("cause") else ""))
+            else:
+                action = f"  carrier: {outcome.carrier_action}" if outcome.carrier_action else ""
+                verb = "would be" if dry_run else "now"
+                lines.append(f"{num}  {verb} {outcome.to_state}  "
+                             f"owner={outcome.assigned_to or '-'}  "
+                             f"module={outcome.module_name}{action}")
+        if dry_run:
+            lines.append("charges: " + (json.dumps(result.charges) if result.charges else "none"))
+        emit(data, as_json, "\n".join(lines))
+        if result.failures:
+            sys.exit(EXIT_ERROR)
+
+    for opt in extra:
+        command = opt(command)
+    command.__doc__ = f"{operation.replace('_', ' ').capitalize()} NUMBERS (KAZOO knm_ops)."
+    return number.command(operation.replace("_", "-"))(command)
+
+
+_number_op("create", [click.option("--state", default=None,
+                                   type=click.Choice(["in_service", "reserved", "available",
+                                                      "aging", "port_in"])),
+                      click.option("--ported-in", is_flag=True)])
+_number_op("move")
+_number_op("reserve")
+_number_op("release")
+_number_op("delete")
+_number_op("update", [click.option("--ported-in", is_flag=True)])
+_number_op("assign_to_app", [click.option("--used-by", required=True, help="Application.")])
+_number_op("transition", [click.option("--state", required=True,
+                                       type=click.Choice(["in_service", "reserved", "available",
+                                                          "aging", "port_in"]))])
+
+
 @cli.group()
 def config() -> None:
     """system_config/number_manager[.carrier]."""

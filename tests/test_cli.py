@@ -93,3 +93,30 @@ def test_bad_input_gives_one_line_errors_and_writes_nothing(run, app, tmp_path):
     result = run("db", "load", str(tmp_path))
     assert result.exit_code == 1 and "pvt_state" in result.output
     assert app.couch.get("numbers/+1415", "+14155550100", missing_ok=True) is None
+
+
+def test_number_operations(run, app, fixtures_dir):
+    run("db", "load", str(fixtures_dir / "dbs"))
+    reseller = "account0000000000000000000000002"
+    r = run("number", "create", "+15559871234", "NOT a number", "--assign-to", reseller,
+            "--auth-by", "account0000000000000000000000001", "--json")
+    assert r.exit_code == 1
+    data = json.loads(r.output)
+    assert data["success"]["+15559871234"]["state"] == "in_service"
+    assert data["error"]["NOT a number"]["error"] == "not_reconcilable"
+    r = run("number", "release", "+15559871234", "--dry-run")
+    assert r.exit_code == 0 and "would be deleted" in r.output and "charges: none" in r.output
+    assert app.couch.get("numbers/+1555", "+15559871234")
+    r = run("number", "release", "+15559871234")
+    assert r.exit_code == 0 and "now deleted" in r.output
+    assert app.couch.get("numbers/+1555", "+15559871234", missing_ok=True) is None
+    r = run("number", "reserve", "+15551239876", "--assign-to", reseller)
+    assert r.exit_code == 0 and "now reserved" in r.output
+    r = run("number", "move", "+15551233322", "--assign-to", "f" * 32, "--auth-by", "f" * 32)
+    assert r.exit_code == 1 and "403 forbidden" in r.output
+    r = run("number", "update", "+15551239876", "--public-fields", '{"label": "x"}')
+    assert r.exit_code == 0 and app.couch.get("numbers/+1555", "+15551239876")["label"] == "x"
+    one_line_error(run("number", "update", "+15551239876", "--public-fields", "[1]"), 1,
+                   "JSON object")
+    one_line_error(run("number", "create", "+15559871236", "--assign-to", reseller,
+                       "--module-name", "nope"), 1, "unknown carrier", "knm_local")
