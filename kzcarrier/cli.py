@@ -219,6 +219,80 @@ def config_set(app: App, category: str, key: str, value: str, scope: str | None)
 
 
 @cli.command()
+@click.option("--once", is_flag=True, help="Process every pending request, then exit.")
+@click.option("--pool", "pool_size", default=16, show_default=True,
+              help="Requests handled at once.")
+@click.option("--sweep-interval", default=30.0, show_default=True,
+              help="Seconds between sweeps of the request index.")
+@click.option("--worker-id", default=None, help="Name of this worker (default: host-pid-random).")
+@click.option("--log-level", default="INFO", show_default=True)
+@click.pass_obj
+def watch(app: App, once: bool, pool_size: int, sweep_interval: float, worker_id: str | None,
+          log_level: str) -> None:
+    """Run the engine: follow every number database and process pvt_request documents."""
+    import logging
+
+    from .watcher import Watcher, WatchSettings
+
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    watcher = Watcher(app.couch, app.config,
+                      WatchSettings(pool_size=pool_size, sweep_interval=sweep_interval),
+                      worker_id=worker_id)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: watcher.stop())
+    sys.exit(watcher.run(once=once))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def status(app: App, as_json: bool) -> None:
+    """Requests per database (pending, running, failed, completed), claims, workers, lag."""
+    from .admin import status as engine_status
+
+    data = engine_status(app.couch)
+    if as_json:
+        emit(data, True)
+        return
+    click.echo(f"{'database':<18}{'pending':>8}{'running':>8}{'failed':>8}{'done':>8}"
+               f"{'dry_run':>8}{'stale':>6}{'lag':>6}  oldest pending")
+    for db, c in data["databases"].items():
+        age = "-" if c["oldest_pending_age_s"] is None else f"{c['oldest_pending_age_s']}s"
+        click.echo(f"{db:<18}{c['pending']:>8}{c['running']:>8}{c['failed']:>8}"
+                   f"{c['completed']:>8}{c['dry_run']:>8}{c['stale_claims']:>6}"
+                   f"{c['feed_lag']:>6}  {age}")
+    for w in data["workers"]:
+        click.echo(f"worker {w['worker']} on {w['host']}: last seen {w['last_seen_s']}s ago"
+                   f"{'' if w['alive'] else ' (gone)'}")
+
+
+@cli.group()
+def request() -> None:
+    """Operator actions on pvt_request documents."""
+
+
+@request.command("retry")
+@click.argument("num")
+@click.pass_obj
+def request_retry(app: App, num: str) -> None:
+    """Make NUM's failed or stuck request pending again (same id: no double purchase)."""
+    from .admin import retry
+
+    emit(retry(app.couch, app.rules(), num), True)
+
+
+@request.command("cancel")
+@click.argument("num")
+@click.pass_obj
+def request_cancel(app: App, num: str) -> None:
+    """End NUM's pending request as failed (cancelled), if it has not reached a carrier."""
+    from .admin import cancel
+
+    emit(cancel(app.couch, app.rules(), num), True)
+
+
+@cli.command()
 @click.option("--port", default=15984, show_default=True, help="Loopback port to serve on.")
 @click.option("--data", "data_dir", default=".kzcarrier", show_default=True,
               type=click.Path(file_okay=False, path_type=Path),

@@ -9,6 +9,7 @@ ApiException and connection failures become kzcarrier's StorageError family here
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,15 +107,26 @@ class Couch:
 
     def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT,
                  design_docs: Iterable[DesignDoc] = ()):
-        base, user, password = split_credentials(url)
+        self._base, self._user, self._password = split_credentials(url)
         self.url = redact(url)
-        auth = BasicAuthenticator(user, password or "") if user else NoAuthAuthenticator()
-        self.client = CloudantV1(authenticator=auth)
-        self.client.set_service_url(base)
-        self.client.set_http_config({"timeout": timeout})
         self.timeout = timeout
         self.design_docs = list(design_docs)
         self._profile: couch_compat.ServerProfile | None = None
+        self._local = threading.local()
+
+    @property
+    def client(self) -> CloudantV1:
+        """One SDK client (and HTTP connection pool) per thread: the engine's pool shares a
+        Couch, and requests sessions are not meant to be shared across threads."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            auth = (BasicAuthenticator(self._user, self._password or "") if self._user
+                    else NoAuthAuthenticator())
+            client = CloudantV1(authenticator=auth)
+            client.set_service_url(self._base)
+            client.set_http_config({"timeout": self.timeout})
+            self._local.client = client
+        return client
 
     # --- plumbing ------------------------------------------------------------------------
 

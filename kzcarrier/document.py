@@ -105,6 +105,8 @@ class PhoneNumber:
                  migrations: list[str] | None = None):
         self._doc = doc
         self.dirty = dirty
+        # The request id to pass to the carrier as its order reference (never stored).
+        self.order_reference: str | None = None
         self.migrations = migrations or []
         # Empty optional fields the stored document spelled out: kept as they were.
         self._stored_empties = {k: copy.deepcopy(doc[k]) for k in _OPTIONAL
@@ -280,6 +282,13 @@ class PhoneNumber:
             if key.startswith("_") or key.startswith("pvt_"):
                 continue
             self._set(key, copy.deepcopy(value))
+
+    def adopt(self, placeholder: "PhoneNumber") -> None:
+        """Take over a placeholder document (only `_id`, `_rev` and a request): its
+        revision and every field this new number does not set itself."""
+        for key, value in placeholder._doc.items():
+            if key not in self._doc:
+                self._doc[key] = copy.deepcopy(value)
 
     def get(self, key: str, default: Any = None) -> Any:
         return copy.deepcopy(self._doc.get(key, default))

@@ -13,6 +13,7 @@ quote (`charges.py`).
 from __future__ import annotations
 
 import copy
+from contextlib import nullcontext
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
@@ -120,16 +121,43 @@ class Plan:
 PlanFn = Callable[[str, "PhoneNumber | None"], Plan]
 
 
+@dataclass
+class Hooks:
+    """How the engine rides along an operation (all optional; the CLI uses none).
+
+    finish(pn, outcome): called for every successful number just before it is written; it
+        may set private fields (the request's state). With it, a number is written even
+        when the operation changed nothing, so the request's outcome is recorded.
+    carrier_done: numbers whose carrier action already happened (found by the carrier's
+        order lookup after a crash) -> the carrier data to apply instead of calling again.
+    gate(module): a context manager around each carrier call (per-carrier concurrency).
+    order_reference: the idempotency key carriers send as their order reference.
+    """
+
+    finish: Callable[[PhoneNumber, "Outcome"], None] | None = None
+    carrier_done: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gate: Callable[[str], Any] | None = None
+    order_reference: str | None = None
+
+
+# Fields of a number document that survive its hard delete, on the tombstone.
+TOMBSTONE_KEYS = ("pvt_request", "pvt_request_state", "pvt_transitions")
+
+
 class Ops:
     def __init__(self, couch: Couch, config: Config, node_rules: NumberRules | None = None,
-                 carrier_ctx: CarrierContext | None = None):
+                 carrier_ctx: CarrierContext | None = None, hooks: Hooks | None = None):
         self.couch = couch
         self.config = config
         self.rules = node_rules or NumberRules.from_config(config.section(NUMBER_MANAGER))
         self.store = NumberStore(couch, self.rules,
                                  config.get(NUMBER_MANAGER, "available_module_name"))
         self.carrier_ctx = carrier_ctx or CarrierContext(couch=couch, config=config)
+        self.hooks = hooks or Hooks()
         self._carriers: dict[str, Carrier | None] = {}
+        # carrier actions performed during this run: a save conflict re-plans the number,
+        # and the re-plan must not buy it again
+        self._performed: dict[tuple[str, str], dict[str, Any]] = {}
 
     # --- shared plumbing -----------------------------------------------------------------
 
@@ -191,6 +219,10 @@ class Ops:
         plans: dict[str, Plan] = {}
         for num in nums:
             pn = found.get(num)
+            placeholder = None
+            if pn is not None and pn.state is None:
+                # only `_id` and a request: a number that does not exist yet
+                placeholder, pn = pn, None
             try:
                 if pn is None and must_exist:
                     raise NotFound(num)
@@ -200,6 +232,8 @@ class Ops:
                 before = pn.state if pn else None
                 p = plan(num, pn)
                 p.from_state = before
+                if placeholder is not None:
+                    p.pn.adopt(placeholder)
                 if p.changed:
                     self._check_mdn_run(p.pn, opts)
                 plans[num] = p
@@ -216,6 +250,7 @@ class Ops:
         """Carrier calls, then writes. Returns the numbers that met a concurrent edit."""
         to_save: list[PhoneNumber] = []
         retry: list[str] = []
+        finish = None if opts.dry_run else self.hooks.finish
         for num, p in plans.items():
             try:
                 action = self._carrier_call(p, opts)
@@ -228,11 +263,14 @@ class Ops:
                               module_name=p.pn.module_name, carrier_action=action,
                               deleted=p.delete, changed=p.changed, doc=p.pn.to_json())
             result.outcomes[num] = outcome
-            if opts.dry_run or not p.changed:
+            if finish is not None:
+                finish(p.pn, outcome)
+            elif opts.dry_run or not p.changed:
                 continue
             if p.delete:
                 try:
-                    self.store.hard_delete(p.pn)
+                    self.store.hard_delete(p.pn, {k: p.pn.get(k) for k in TOMBSTONE_KEYS
+                                                  if p.pn.get(k) is not None})
                 except DocConflict:
                     retry.append(num)
                 continue
@@ -259,10 +297,18 @@ class Ops:
         carrier = self.carrier(p.pn.module_name)
         if carrier is None:
             return None  # KAZOO: a module that cannot be loaded is skipped
-        if p.acquire:
-            p.pn = carrier.acquire_number(p.pn)
-        else:
-            p.pn = carrier.disconnect_number(p.pn)
+        key = (p.pn.number, action)
+        done = self._performed.get(key, self.hooks.carrier_done.get(p.pn.number))
+        if done is not None:
+            if done:
+                p.pn.carrier_data = {**p.pn.carrier_data, **done}
+            return action
+        gate = self.hooks.gate(p.pn.module_name) if self.hooks.gate else nullcontext()
+        p.pn.order_reference = self.hooks.order_reference
+        with gate:
+            p.pn = (carrier.acquire_number(p.pn) if p.acquire
+                    else carrier.disconnect_number(p.pn))
+        self._performed[key] = p.pn.carrier_data
         return action
 
     def _transition(self, pn: PhoneNumber, target: str, opts: Options,
@@ -349,6 +395,8 @@ class Ops:
 
         def plan(num: str, pn: PhoneNumber | None) -> Plan:
             assert pn is not None
+            if not is_account_id(move_to):
+                raise AssignFailure("field_undefined")
             self._apply_public(pn, opts)
             return self._transition(pn, "in_service", opts, move_to)
 

@@ -231,7 +231,8 @@ def test_third_party_carrier_is_used_for_move_without_editing_kzcarrier(ops, loa
     assert acme.CALLS == [("acquire", num)]
     stored = doc(loaded, num)
     assert stored["pvt_state"] == "in_service"
-    assert stored["pvt_carrier_data"] == {"acme_rate": "0.50", "acme_order": f"order-{num}"}
+    assert stored["pvt_carrier_data"] == {"acme_rate": "0.50", "acme_order": f"order-{num}",
+                                          "reference": None}
     # the carrier's failure is KAZOO's by_carrier error, with the carrier's own reason kept
     acme.FAIL.add("+14155550124")
     loaded.couch.put("numbers/+1415", {"_id": "+14155550124", "pvt_state": "discovery",

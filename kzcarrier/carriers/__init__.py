@@ -13,7 +13,7 @@ factory) and implements:
     disconnect_number(pn) -> pn           release at the carrier
     check_numbers(numbers) -> {e164: status}
     is_number_billable(pn) / should_lookup_cnam() / is_local() / configuration() / info()
-    lookup_order(pn, request_id) -> dict | None   did an order for this key already happen?
+    lookup_order(pn, request_id, action) -> dict | None   did that order already happen?
 
 Failures are raised as KAZOO errors (`errors.ByCarrier` for the carrier's own faults).
 """
@@ -41,6 +41,17 @@ class UnknownCarrier(KzError):
     def __init__(self, name: str, available: list[str]):
         super().__init__(f"unknown carrier {name!r}", "available: " + ", ".join(available))
         self.name = name
+
+
+class OrderUnknown(KzError):
+    """The carrier cannot say whether an interrupted order went through."""
+
+    code, error = 500, "carrier_state_unknown"
+
+    def __init__(self, number: str, carrier: str):
+        super().__init__(f"{carrier} cannot tell whether the interrupted order for {number} "
+                         "went through; check at the carrier, then `kzcarrier request retry`",
+                         number)
 
 
 @dataclass
@@ -98,11 +109,14 @@ class Carrier:
     def info(self) -> dict[str, Any]:
         return {"maximal_prefix_length": self.maximal_prefix_length}
 
-    def lookup_order(self, pn: "PhoneNumber", request_id: str) -> dict[str, Any] | None:
-        """Exactly-once support: the carrier's record of an order made for `request_id`, or
-        None if there is none (or the carrier cannot tell; then the engine must not retry
-        blindly)."""
-        return None
+    def lookup_order(self, pn: "PhoneNumber", request_id: str, action: str,
+                     ) -> dict[str, Any] | None:
+        """Exactly-once support, asked after a crash between a carrier call and its
+        write-back: did `action` ("acquire" or "disconnect") for `request_id` happen?
+        Return the carrier data of the order if it did, None if it certainly did not;
+        raise OrderUnknown when the carrier cannot tell (the engine then fails the request
+        instead of risking a second purchase)."""
+        raise OrderUnknown(pn.number, self.name)
 
 
 class DbCarrier(Carrier):
@@ -122,8 +136,9 @@ class DbCarrier(Carrier):
     def is_local(self) -> bool:
         return True
 
-    def lookup_order(self, pn: "PhoneNumber", request_id: str) -> dict[str, Any] | None:
-        return {"idempotent": True}
+    def lookup_order(self, pn: "PhoneNumber", request_id: str, action: str,
+                     ) -> dict[str, Any] | None:
+        return None  # repeating a DB-only action is harmless: just do it again
 
 
 def _discover() -> dict[str, Any]:

@@ -1,11 +1,31 @@
 """A third-party carrier, packaged on its own: kzcarrier finds it through the
 `kzcarrier.carriers` entry point (see kzc_acme_carrier-0.1.dist-info/entry_points.txt)
-without any change to kzcarrier. It counts every call, for the tests."""
+without any change to kzcarrier.
+
+It behaves like a carrier with an order API, for the tests: it counts every call
+(`CALLS`, in this process), and when ACME_ORDERS_URL names a CouchDB it keeps its order
+book there, shared by every process: `acme_orders` holds one document per sold number
+(a second sale is refused), `acme_order_log` one document per order received. Its order
+lookup by reference is what lets kzcarrier avoid a second purchase after a crash.
+Switches: ACME_LATENCY (seconds per call), FAIL (numbers refused for good), TRANSIENT
+(number -> how many times to answer 503 first)."""
+import os
+import time
+import uuid
+
 from kzcarrier.carriers import Carrier
-from kzcarrier.errors import ByCarrier
+from kzcarrier.couch import Couch
+from kzcarrier.errors import ByCarrier, DocConflict
 
 CALLS: list[tuple[str, str]] = []
 FAIL: set[str] = set()
+TRANSIENT: dict[str, int] = {}
+ORDERS, LOG = "acme_orders", "acme_order_log"
+
+
+def _book():
+    url = os.environ.get("ACME_ORDERS_URL")
+    return Couch(url) if url else None
 
 
 class Acme(Carrier):
@@ -15,13 +35,43 @@ class Acme(Carrier):
         return {f"{prefix}{i:0{12 - len(prefix)}d}": {"acme_rate": "0.50"}
                 for i in range(quantity)}
 
-    def acquire_number(self, pn):
-        CALLS.append(("acquire", pn.number))
+    def _call(self, action, pn):
+        CALLS.append((action, pn.number))
+        time.sleep(float(os.environ.get("ACME_LATENCY", "0")))
+        if TRANSIENT.get(pn.number, 0) > 0:
+            TRANSIENT[pn.number] -= 1
+            raise ByCarrier(pn.number, self.name, "503 Service Unavailable", transient=True,
+                            retry_after=0.05)
         if pn.number in FAIL:
             raise ByCarrier(pn.number, self.name, "acme says no: out of stock")
-        pn.carrier_data = {**pn.carrier_data, "acme_order": f"order-{pn.number}"}
+
+    def acquire_number(self, pn):
+        self._call("acquire", pn)
+        book = _book()
+        if book is not None:
+            book.put(LOG, {"_id": uuid.uuid4().hex, "number": pn.number,
+                           "reference": pn.order_reference, "action": "acquire"})
+            try:
+                book.put(ORDERS, {"_id": pn.number, "reference": pn.order_reference})
+            except DocConflict as exc:
+                raise ByCarrier(pn.number, self.name, "number already sold") from exc
+        pn.carrier_data = {**pn.carrier_data, "acme_order": f"order-{pn.number}",
+                           "reference": pn.order_reference}
         return pn
 
     def disconnect_number(self, pn):
-        CALLS.append(("disconnect", pn.number))
+        self._call("disconnect", pn)
         return pn
+
+    def lookup_order(self, pn, request_id, action):
+        book = _book()
+        if book is None:
+            sold = ("acquire", pn.number) in CALLS
+            return {"acme_order": f"order-{pn.number}", "reference": request_id} if sold \
+                else None
+        if action != "acquire":
+            return None
+        order = book.get(ORDERS, pn.number, missing_ok=True)
+        if order and order.get("reference") == request_id:
+            return {"acme_order": f"order-{pn.number}", "reference": request_id}
+        return None
