@@ -85,7 +85,10 @@ class Processor:
         previous = protocol.own_state(doc) or {}
         rid = protocol.request_id(doc)
         if rid is None:
-            return self._fail(db, doc, {"id": None}, Invalid("pvt_request.id is missing"), at)
+            raw = (protocol.request_of(doc) or {}).get("id")
+            return self._fail(db, doc, {"id": raw},
+                              Invalid("pvt_request must be an object with a non-empty "
+                                      "string id"), at)
         state = {"id": rid, "operation": (protocol.request_of(doc) or {}).get("operation"),
                  "attempts": previous.get("attempts", 0), "started": previous.get("started")}
         ops = Ops(self.couch, self.config)

@@ -40,9 +40,17 @@ def request_id(doc: dict[str, Any]) -> str | None:
 
 
 def own_state(doc: dict[str, Any]) -> dict[str, Any] | None:
-    """`pvt_request_state` if it belongs to the current request, else None."""
+    """`pvt_request_state` if it belongs to the current request, else None. A malformed
+    request (no usable id) owns the state that reported it."""
     st = state_of(doc)
-    return st if st and st.get("id") == request_id(doc) else None
+    if not st:
+        return None
+    rid = request_id(doc)
+    if rid is None:
+        req = request_of(doc)
+        raw = req.get("id") if req else None
+        return st if st.get("id") == raw or (st.get("id") is None and raw is None) else None
+    return st if st.get("id") == rid else None
 
 
 def is_pending(doc: dict[str, Any]) -> bool:

@@ -137,6 +137,8 @@ class Watcher:
                     self._refresh_dbs()
                     next_dbs = now + self.settings.db_poll_interval
                 if once:
+                    while self._poll_feeds():
+                        pass  # read every feed to its end: it sees what no index lists
                     pending = self._sweep()
                     self._wait_inflight()
                     if not pending and not self._inflight:

@@ -18,6 +18,7 @@ from kzcarrier.couch import Couch
 from kzcarrier.errors import ByCarrier, DocConflict
 
 CALLS: list[tuple[str, str]] = []
+SOLD: dict[str, str] = {}
 FAIL: set[str] = set()
 TRANSIENT: dict[str, int] = {}
 ORDERS, LOG = "acme_orders", "acme_order_log"
@@ -55,6 +56,7 @@ class Acme(Carrier):
                 book.put(ORDERS, {"_id": pn.number, "reference": pn.order_reference})
             except DocConflict as exc:
                 raise ByCarrier(pn.number, self.name, "number already sold") from exc
+        SOLD[pn.number] = pn.order_reference
         pn.carrier_data = {**pn.carrier_data, "acme_order": f"order-{pn.number}",
                            "reference": pn.order_reference}
         return pn
@@ -66,7 +68,7 @@ class Acme(Carrier):
     def lookup_order(self, pn, request_id, action):
         book = _book()
         if book is None:
-            sold = ("acquire", pn.number) in CALLS
+            sold = SOLD.get(pn.number) == request_id
             return {"acme_order": f"order-{pn.number}", "reference": request_id} if sold \
                 else None
         if action != "acquire":

@@ -1,0 +1,63 @@
+"""Shared helpers for the engine tests: writing requests and running watchers."""
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+
+from kzcarrier.couch import Couch
+from kzcarrier.watcher import Watcher, WatchSettings
+
+MASTER, RESELLER, CHILD = (f"account{n:025d}" for n in (1, 2, 3))
+PLUGINS = Path(__file__).resolve().parent / "plugins"
+FAST = WatchSettings(pool_size=16, sweep_interval=0.5, db_poll_interval=0.5,
+                     heartbeat_interval=0.5, steal_after=1.0, idle_sleep_max=0.05)
+
+
+def db_of(num: str) -> str:
+    return f"numbers/{num[:5]}"
+
+
+def acct_db(account: str) -> str:
+    return f"account/{account[:2]}/{account[2:4]}/{account[4:]}"
+
+
+def request(couch: Couch, num: str, operation: str, rid: str | None = None, **options):
+    """Write `pvt_request` into the number's document (creating a placeholder if needed)."""
+    rid = rid or uuid.uuid4().hex
+    couch.ensure_db(db_of(num))
+
+    def change(doc):
+        doc = doc or {}
+        doc["pvt_request"] = {"id": rid, "operation": operation, "options": options}
+        return doc
+
+    couch.update(db_of(num), num, change)
+    return rid
+
+
+def run_once(couch: Couch, config, **kw) -> Watcher:
+    w = Watcher(couch, config, FAST, **kw)
+    assert w.run(once=True) == 0
+    return w
+
+
+class Background:
+    """A watcher running in a thread until stopped."""
+
+    def __init__(self, couch, config, worker_id=None):
+        self.watcher = Watcher(couch, config, FAST, worker_id=worker_id)
+        self.code = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        self.code = self.watcher.run()
+
+    def __enter__(self):
+        self.thread.start()
+        return self.watcher
+
+    def __exit__(self, *exc):
+        self.watcher.stop()
+        self.thread.join(30)
+        assert not self.thread.is_alive()

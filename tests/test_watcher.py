@@ -1,0 +1,169 @@
+"""The document-driven engine end to end, in process, against the test server."""
+import time
+
+import pytest
+
+from engine_helpers import (CHILD, MASTER, PLUGINS, RESELLER, Background, acct_db, db_of,
+                            request, run_once)
+from kzcarrier.watcher import CHECKPOINT
+
+AVAILABLE, IN_SERVICE, WITH_HISTORY = "+15551239876", "+15551233322", "+15551255693"
+
+
+@pytest.fixture
+def acme(monkeypatch):
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    monkeypatch.delenv("ACME_ORDERS_URL", raising=False)
+    import kzc_acme_carrier
+    for book in (kzc_acme_carrier.CALLS, kzc_acme_carrier.FAIL, kzc_acme_carrier.TRANSIENT,
+                 kzc_acme_carrier.SOLD):
+        book.clear()
+    return kzc_acme_carrier
+
+
+def get(couch, num):
+    return couch.get(db_of(num), num, missing_ok=True)
+
+
+def discovery(couch, num, module="knm_acme"):
+    couch.ensure_db(db_of(num))
+    couch.put(db_of(num), {"_id": num, "pvt_state": "discovery", "pvt_module_name": module,
+                           "pvt_carrier_data": {"found_by": "search"}})
+
+
+def test_every_operation_end_to_end(loaded, acme):
+    c = loaded.couch
+    discovery(c, "+14155550101")
+    rids = {
+        "create": request(c, "+15559871234", "create", auth_by=MASTER, assign_to=RESELLER),
+        "move": request(c, "+14155550101", "move", assign_to=CHILD, auth_by=CHILD),
+        "reserve": request(c, AVAILABLE, "reserve", assign_to=RESELLER, auth_by=MASTER),
+        "release": request(c, WITH_HISTORY, "release", auth_by=MASTER),
+        "delete": request(c, IN_SERVICE, "delete", auth_by=MASTER),
+        "update": request(c, "+14252151010", "update", public_fields={"label": "desk"}),
+        "assign_to_app": request(c, "+14252151007", "assign_to_app", used_by="trunkstore"),
+        "transition": request(c, "+19162154006", "transition", state="aging"),
+    }
+    run_once(c, loaded.config)
+
+    created = get(c, "+15559871234")
+    assert (created["pvt_state"], created["pvt_assigned_to"]) == ("in_service", RESELLER)
+    assert c.get(acct_db(RESELLER), "+15559871234")["pvt_state"] == "in_service"
+
+    bought = get(c, "+14155550101")
+    assert (bought["pvt_state"], bought["pvt_assigned_to"]) == ("in_service", CHILD)
+    assert bought["pvt_carrier_data"]["acme_order"] == "order-+14155550101"
+    assert bought["pvt_carrier_data"]["reference"] == rids["move"]   # the idempotency key
+    assert acme.CALLS == [("acquire", "+14155550101")]
+    st = bought["pvt_request_state"]
+    assert (st["id"], st["status"], st["operation"], st["from_state"], st["to_state"],
+            st["carrier"], st["attempts"], st["error"]) == (
+        rids["move"], "completed", "move", "discovery", "in_service", "knm_acme", 1, None)
+    assert isinstance(st["started"], int) and st["finished"] >= st["started"]
+    [entry] = bought["pvt_transitions"]
+    assert entry == {"request_id": rids["move"], "operation": "move", "from": "discovery",
+                     "to": "in_service", "at": st["finished"], "by": CHILD,
+                     "carrier": "knm_acme"}
+
+    assert get(c, AVAILABLE)["pvt_state"] == "reserved"
+    released = get(c, WITH_HISTORY)
+    assert (released["pvt_state"], released["pvt_assigned_to"]) == ("reserved", MASTER)
+    assert get(c, "+14252151010")["label"] == "desk"
+    assert get(c, "+14252151007")["pvt_used_by"] == "trunkstore"
+    assert get(c, "+19162154006")["pvt_state"] == "aging"
+    for num, rid in ((AVAILABLE, rids["reserve"]), ("+14252151010", rids["update"])):
+        assert get(c, num)["pvt_request_state"]["status"] == "completed"
+
+    # the hard delete is a tombstone that keeps the outcome readable
+    assert get(c, IN_SERVICE) is None
+    assert c.get(acct_db(RESELLER), IN_SERVICE, missing_ok=True) is None
+    last = [r for r, _ in c.iter_changes(db_of(IN_SERVICE)) if r["id"] == IN_SERVICE][-1]
+    assert last["deleted"] and last["doc"]["pvt_request_state"]["status"] == "completed"
+    assert last["doc"]["pvt_request_state"]["to_state"] == "deleted"
+
+
+def test_dry_run_request_changes_nothing_but_its_state(loaded, acme):
+    c = loaded.couch
+    discovery(c, "+14155550102")
+    before = get(c, "+14155550102")
+    rid = request(c, "+14155550102", "move", assign_to=CHILD, dry_run=True)
+    run_once(c, loaded.config)
+    after = get(c, "+14155550102")
+    st = after.pop("pvt_request_state")
+    assert (st["status"], st["id"], st["to_state"], st["carrier_action"], st["charges"]) == (
+        "dry_run", rid, "in_service", "acquire", [])
+    after.pop("_rev"), before.pop("_rev"), after.pop("pvt_request")
+    assert after == before and acme.CALLS == []
+
+
+def test_rewriting_the_same_request_or_rewinding_the_feed_repeats_nothing(loaded, acme):
+    c = loaded.couch
+    discovery(c, "+14155550103")
+    rid = request(c, "+14155550103", "move", assign_to=CHILD)
+    run_once(c, loaded.config)
+    request(c, "+14155550103", "move", rid=rid, assign_to=CHILD)   # same id again
+    c.put_local(db_of("+14155550103"), CHECKPOINT, {"seq": 0})       # feed rewinds to 0
+    with Background(c, loaded.config):
+        time.sleep(1.5)
+    run_once(c, loaded.config)
+    assert acme.CALLS == [("acquire", "+14155550103")]
+    doc = get(c, "+14155550103")
+    assert len(doc["pvt_transitions"]) == 1 and doc["pvt_request_state"]["attempts"] == 1
+
+
+def test_transient_carrier_faults_are_retried_then_fail_with_the_carriers_reason(loaded, acme):
+    c = loaded.couch
+    loaded.config.set("number_manager", "request_retry_base_ms", 50)
+    loaded.config.set("number_manager", "request_max_attempts", 3)
+    discovery(c, "+14155550104")
+    discovery(c, "+14155550105")
+    acme.TRANSIENT["+14155550104"] = 2          # two 503s, then success
+    acme.TRANSIENT["+14155550105"] = 10         # never recovers
+    request(c, "+14155550104", "move", assign_to=CHILD)
+    request(c, "+14155550105", "move", assign_to=CHILD)
+    run_once(c, loaded.config)
+    ok = get(c, "+14155550104")
+    assert ok["pvt_state"] == "in_service"
+    assert ok["pvt_request_state"]["attempts"] == 3
+    bad = get(c, "+14155550105")
+    st = bad["pvt_request_state"]
+    assert bad["pvt_state"] == "discovery" and st["status"] == "failed"
+    assert st["error"]["error"] == "unspecified_fault"
+    assert st["error"]["carrier_reason"] == "503 Service Unavailable"
+    assert acme.CALLS.count(("acquire", "+14155550105")) == 3
+
+
+def test_permanent_failures_fail_at_once_and_keep_the_document(loaded, acme):
+    c = loaded.couch
+    discovery(c, "+14155550106")
+    acme.FAIL.add("+14155550106")
+    request(c, "+14155550106", "move", assign_to=CHILD)
+    request(c, IN_SERVICE, "move", assign_to=CHILD, auth_by="f" * 32)
+    run_once(c, loaded.config)
+    doc = get(c, "+14155550106")
+    assert doc["pvt_request_state"]["status"] == "failed"
+    assert doc["pvt_request_state"]["attempts"] == 1
+    assert doc["pvt_request_state"]["error"]["carrier_reason"] == "acme says no: out of stock"
+    forbidden = get(c, IN_SERVICE)["pvt_request_state"]["error"]
+    assert forbidden == {"code": 403, "error": "forbidden",
+                         "message": "requestor is unauthorized to perform operation"}
+
+
+def test_live_watcher_picks_up_new_requests_and_new_databases(loaded, acme):
+    c = loaded.couch
+    with Background(c, loaded.config) as watcher:
+        time.sleep(0.3)
+        request(c, "+12125550100", "create", auth_by=MASTER, assign_to=CHILD)  # new db
+        request(c, AVAILABLE, "move", assign_to=CHILD)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            docs = [get(c, "+12125550100"), get(c, AVAILABLE)]
+            if all(d and d.get("pvt_request_state", {}).get("status") == "completed"
+                   for d in docs):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("requests were not processed by the live watcher")
+    assert get(c, "+12125550100")["pvt_state"] == "in_service"
+    assert c.get_local("numbers/+1212", CHECKPOINT)["seq"]      # checkpoint written
+    assert c.get("kzcarrier", f"worker:{watcher.worker}", missing_ok=True) is None
