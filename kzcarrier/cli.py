@@ -225,10 +225,12 @@ def config_set(app: App, category: str, key: str, value: str, scope: str | None)
 @click.option("--sweep-interval", default=30.0, show_default=True,
               help="Seconds between sweeps of the request index.")
 @click.option("--worker-id", default=None, help="Name of this worker (default: host-pid-random).")
+@click.option("--heartbeat-interval", default=5.0, show_default=True,
+              help="Seconds between worker heartbeats; a worker silent for three is gone.")
 @click.option("--log-level", default="INFO", show_default=True)
 @click.pass_obj
 def watch(app: App, once: bool, pool_size: int, sweep_interval: float, worker_id: str | None,
-          log_level: str) -> None:
+          heartbeat_interval: float, log_level: str) -> None:
     """Run the engine: follow every number database and process pvt_request documents."""
     import logging
 
@@ -237,7 +239,9 @@ def watch(app: App, once: bool, pool_size: int, sweep_interval: float, worker_id
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     watcher = Watcher(app.couch, app.config,
-                      WatchSettings(pool_size=pool_size, sweep_interval=sweep_interval),
+                      WatchSettings(pool_size=pool_size, sweep_interval=sweep_interval,
+                                    heartbeat_interval=heartbeat_interval,
+                                    steal_after=2 * heartbeat_interval),
                       worker_id=worker_id)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: watcher.stop())

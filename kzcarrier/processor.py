@@ -79,7 +79,7 @@ class Processor:
         if doc is None or not protocol.is_pending(doc):
             return "idle"
         at = self.clock()
-        if protocol.due_at(doc) > at:
+        if protocol.due_at(doc, self.worker) > at:  # the watcher runs one pass per doc
             return "busy"
         policy = self._policy()
         previous = protocol.own_state(doc) or {}

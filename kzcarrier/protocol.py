@@ -61,11 +61,14 @@ def is_pending(doc: dict[str, Any]) -> bool:
     return st is None or st.get("status") not in TERMINAL
 
 
-def due_at(doc: dict[str, Any]) -> float:
-    """When a worker may act on it: now for a new request; at claim expiry (a running
-    claim, or the next attempt of a request waiting to retry)."""
+def due_at(doc: dict[str, Any], worker: str | None = None) -> float:
+    """When `worker` may act on it: now for a new request, or for a claim of its own that
+    it is not working on (its write-back failed, e.g. CouchDB was down); else at claim
+    expiry (a running claim, or the next attempt of a request waiting to retry)."""
     st = own_state(doc)
     if st is None or st.get("status") != RUNNING:
+        return 0.0
+    if worker is not None and st.get("worker") == worker:
         return 0.0
     return float(st.get("claim_expires") or 0.0)
 

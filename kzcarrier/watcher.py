@@ -275,7 +275,7 @@ class Watcher:
                 if not protocol.is_pending(doc):
                     continue
                 unfinished += 1
-                if protocol.due_at(doc) <= now:
+                if protocol.due_at(doc, self.worker) <= now:
                     self._offer(db, doc)
         return unfinished
 

@@ -4,8 +4,8 @@ without any change to kzcarrier.
 
 It behaves like a carrier with an order API, for the tests: it counts every call
 (`CALLS`, in this process), and when ACME_ORDERS_URL names a CouchDB it keeps its order
-book there, shared by every process: `acme_orders` holds one document per sold number
-(a second sale is refused), `acme_order_log` one document per order received. Its order
+book there, shared by every process: `acme_orders` holds one document per sold number,
+`acme_refused` one document per order that came for a number already sold. Its order
 lookup by reference is what lets kzcarrier avoid a second purchase after a crash.
 Switches: ACME_LATENCY (seconds per call), FAIL (numbers refused for good), TRANSIENT
 (number -> how many times to answer 503 first)."""
@@ -21,7 +21,7 @@ CALLS: list[tuple[str, str]] = []
 SOLD: dict[str, str] = {}
 FAIL: set[str] = set()
 TRANSIENT: dict[str, int] = {}
-ORDERS, LOG = "acme_orders", "acme_order_log"
+ORDERS, REFUSED = "acme_orders", "acme_refused"
 
 
 def _book():
@@ -50,11 +50,11 @@ class Acme(Carrier):
         self._call("acquire", pn)
         book = _book()
         if book is not None:
-            book.put(LOG, {"_id": uuid.uuid4().hex, "number": pn.number,
-                           "reference": pn.order_reference, "action": "acquire"})
-            try:
+            try:  # the sale is one atomic write: a second order for the number is refused
                 book.put(ORDERS, {"_id": pn.number, "reference": pn.order_reference})
             except DocConflict as exc:
+                book.put(REFUSED, {"_id": uuid.uuid4().hex, "number": pn.number,
+                                   "reference": pn.order_reference})
                 raise ByCarrier(pn.number, self.name, "number already sold") from exc
         SOLD[pn.number] = pn.order_reference
         pn.carrier_data = {**pn.carrier_data, "acme_order": f"order-{pn.number}",
