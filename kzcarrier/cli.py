@@ -9,6 +9,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -238,6 +239,7 @@ def watch(app: App, once: bool, pool_size: int, sweep_interval: float, worker_id
 
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     watcher = Watcher(app.couch, app.config,
                       WatchSettings(pool_size=pool_size, sweep_interval=sweep_interval,
                                     heartbeat_interval=heartbeat_interval,
@@ -303,25 +305,38 @@ def request_cancel(app: App, num: str) -> None:
               help="Folder for the server's data and logs.")
 @click.pass_obj
 def up(app: App, port: int, data_dir: Path) -> None:
-    """Run the embedded CouchDB-compatible server (development/demo), initialised, until
-    stopped. Production points --couch-url at a real CouchDB instead."""
-    from .embedded import EmbeddedServer
+    """Run kzcarrier on the embedded CouchDB-compatible server (development/demo): the
+    server, initialised, and the engine watching it, until Ctrl-C. Production runs
+    `kzcarrier watch` against a real CouchDB instead."""
+    import logging
 
+    from .embedded import EmbeddedServer
+    from .watcher import Watcher
+
+    logging.basicConfig(level="INFO", stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     server = EmbeddedServer(data_dir.resolve(), port=port).start()
     try:
         up_app = App(Settings(couch_url=server.url, node=app.settings.node))
         up_app.init()
         click.echo(f"kzcarrier: embedded CouchDB-compatible server on {server.url} "
-                   f"(data in {data_dir}); initialised.")
+                   f"(data in {data_dir}); initialised; engine watching.")
         click.echo(f"  export KZCARRIER_COUCH_URL={server.url}")
-        click.echo("Ready; Ctrl-C stops it.")
-        stop = threading.Event()
+        click.echo("Write pvt_request documents or use `kzcarrier number ...`; Ctrl-C stops.")
+        watcher = Watcher(up_app.couch, up_app.config)
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        while not stop.wait(1.0):
-            if server.process is not None and server.process.poll() is not None:
-                raise KzError("the embedded server stopped unexpectedly; "
-                              f"see {data_dir}/stdout.txt")
+            signal.signal(sig, lambda *_: watcher.stop())
+
+        def guard() -> None:
+            while server.process is not None and server.process.poll() is None:
+                time.sleep(1.0)
+            click.echo(f"error: the embedded server stopped; see {data_dir}/stdout.txt",
+                       err=True)
+            watcher.stop()
+
+        threading.Thread(target=guard, daemon=True).start()
+        watcher.run()
     finally:
         server.stop()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import time
 from typing import Any
 
 from . import schemas
@@ -61,10 +62,30 @@ class Config:
     """Reads and writes number-manager configuration for one node (`node=None`: default)."""
 
     def __init__(self, couch: Couch, node: str | None = None,
-                 carriers: tuple[str, ...] = KNOWN_CARRIERS):
+                 carriers: tuple[str, ...] = KNOWN_CARRIERS, ttl: float = 2.0):
         self.couch = couch
         self.node = node
         self.carriers = carriers
+        # Reads are cached for `ttl` seconds: the engine asks for the same documents for
+        # every request. A write through this object drops the cache at once.
+        self.ttl = ttl
+        self._cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+
+    def _read(self, db: str, doc_id: str) -> dict[str, Any] | None:
+        key = (db, doc_id)
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < self.ttl:
+            return copy.deepcopy(hit[1])
+        try:
+            doc = self.couch.get(db, doc_id, missing_ok=True)
+        except DocNotFound:
+            doc = None
+        self._cache[key] = (now, doc)
+        return copy.deepcopy(doc)
+
+    def invalidate(self) -> None:
+        self._cache.clear()
 
     def check_category(self, category: str) -> None:
         known = [NUMBER_MANAGER] + [f"{NUMBER_MANAGER}.{c}" for c in self.carriers]
@@ -76,10 +97,7 @@ class Config:
 
     def document(self, category: str) -> dict[str, Any] | None:
         self.check_category(category)
-        try:
-            return self.couch.get(SYSTEM_CONFIG, category, missing_ok=True)
-        except DocNotFound:
-            return None
+        return self._read(SYSTEM_CONFIG, category)
 
     def builtin(self, category: str) -> dict[str, Any]:
         return schemas.section_defaults(schema_kind(category))
@@ -116,7 +134,11 @@ class Config:
             return doc
 
         self.couch.ensure_db(SYSTEM_CONFIG)
-        return self.couch.update(SYSTEM_CONFIG, category, change) or {}
+        self.invalidate()
+        try:
+            return self.couch.update(SYSTEM_CONFIG, category, change) or {}
+        finally:
+            self.invalidate()
 
     def init_defaults(self) -> list[str]:
         """Create `number_manager` with its built-in defaults if missing (never overwrite)."""
@@ -133,6 +155,7 @@ class Config:
                     "pvt_account_db": SYSTEM_CONFIG, "pvt_created": now, "pvt_modified": now}
 
         self.couch.update(SYSTEM_CONFIG, NUMBER_MANAGER, change)
+        self.invalidate()
         return created
 
     # --- accounts ------------------------------------------------------------------------
@@ -142,10 +165,7 @@ class Config:
         if not is_account_id(account_id):
             return None
         for db in (account_db(account_id), ACCOUNTS):
-            try:
-                doc = self.couch.get(db, account_id, missing_ok=True)
-            except DocNotFound:
-                doc = None
+            doc = self._read(db, account_id)
             if doc:
                 return doc
         return None
@@ -159,10 +179,7 @@ class Config:
     def account_section(self, account_id: str, category: str) -> dict[str, Any]:
         if not is_account_id(account_id):
             return {}
-        try:
-            doc = self.couch.get(account_db(account_id), f"configs_{category}", missing_ok=True)
-        except DocNotFound:
-            doc = None
+        doc = self._read(account_db(account_id), f"configs_{category}")
         return {k: v for k, v in (doc or {}).items()
                 if not k.startswith("_") and not k.startswith("pvt_")}
 

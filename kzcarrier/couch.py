@@ -113,6 +113,8 @@ class Couch:
         self.design_docs = list(design_docs)
         self._profile: couch_compat.ServerProfile | None = None
         self._local = threading.local()
+        self._known: set[str] = set()
+        self._missing: dict[str, float] = {}  # db -> when it was last seen missing
 
     @property
     def client(self) -> CloudantV1:
@@ -175,12 +177,21 @@ class Couch:
     def number_dbs(self) -> list[str]:
         return self.all_dbs(NUMBERS_PREFIX)
 
-    def db_exists(self, db: str) -> bool:
+    def db_exists(self, db: str, cached: bool = False) -> bool:
+        """Whether `db` exists; `cached` trusts an earlier "yes" (hot paths)."""
+        if cached and db in self._known:
+            return True
+        if cached and time.monotonic() - self._missing.get(db, -60.0) < 2.0:
+            return False
         try:
             self._call(f"database {db}", self.client.get_database_information, self._db(db))
-            return True
         except DocNotFound:
+            self._known.discard(db)
+            self._missing[db] = time.monotonic()
             return False
+        self._missing.pop(db, None)
+        self._known.add(db)
+        return True
 
     def db_info(self, db: str) -> dict[str, Any]:
         return self._call(f"database {db}", self.client.get_database_information, self._db(db))
@@ -188,6 +199,7 @@ class Couch:
     def create_db(self, db: str) -> bool:
         """Create `db` with its design documents; False if it already existed."""
         created = True
+        self._missing.pop(db, None)
         try:
             self._call(f"create database {db}", self.client.put_database, self._db(db))
         except StorageError as exc:
@@ -198,10 +210,19 @@ class Couch:
         return created
 
     def ensure_db(self, db: str) -> None:
+        """Create `db` if missing. Databases seen to exist are remembered (a deleted one is
+        noticed on the next write that fails with 404)."""
+        if db in self._known:
+            return
         if not self.db_exists(db):
             self.create_db(db)
+        self._known.add(db)
+
+    def forget_db(self, db: str) -> None:
+        self._known.discard(db)
 
     def delete_db(self, db: str) -> None:
+        self._known.discard(db)
         try:
             self._call(f"delete database {db}", self.client.delete_database, self._db(db))
         except DocNotFound:

@@ -132,12 +132,15 @@ class Hooks:
         order lookup after a crash) -> the carrier data to apply instead of calling again.
     gate(module): a context manager around each carrier call (per-carrier concurrency).
     order_reference: the idempotency key carriers send as their order reference.
+    preloaded: documents the caller has just read (with their `_rev`): used instead of a
+        fetch on the first pass; a conflict makes the next pass fetch them again.
     """
 
     finish: Callable[[PhoneNumber, "Outcome"], None] | None = None
     carrier_done: dict[str, dict[str, Any]] = field(default_factory=dict)
     gate: Callable[[str], Any] | None = None
     order_reference: str | None = None
+    preloaded: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # Fields of a number document that survive its hard delete, on the tombstone.
@@ -213,7 +216,10 @@ class Ops:
 
     def _plan_all(self, nums: list[str], opts: Options, plan: PlanFn, result: Result,
                   must_exist: bool, read_auth: bool) -> dict[str, Plan]:
-        found = self.store.fetch_many(nums)
+        preloaded = {n: self.hooks.preloaded.pop(n) for n in nums if n in self.hooks.preloaded}
+        found = self.store.fetch_many([n for n in nums if n not in preloaded])
+        found.update({n: PhoneNumber.from_json(d, self.store.available_module_name)
+                      for n, d in preloaded.items()})
         owners = [pn.assigned_to for pn in found.values() if pn]
         self._accounts = self.accounts(opts.auth_by, opts.assign_to, *owners)
         plans: dict[str, Plan] = {}
@@ -383,7 +389,7 @@ class Ops:
                 nums.append(self.rules.parse(raw))
             except KzError:
                 continue
-        if not nums or not self.couch.db_exists("port_requests"):
+        if not nums or not self.couch.db_exists("port_requests", cached=True):
             return set()
         self.couch.install_design_docs("port_requests")
         rows = self.couch.view("port_requests", "port_requests", "port_in_numbers", keys=nums)

@@ -62,20 +62,23 @@ class Processor:
     def _policy(self) -> RetryPolicy:
         return RetryPolicy.from_config(self.config.section(NUMBER_MANAGER))
 
-    def process(self, db: str, doc_id: str) -> str:
+    def process(self, db: str, doc_id: str, doc: dict[str, Any] | None = None) -> str:
         """Handle the document's request if it is pending and due. Returns what happened:
-        a terminal status, "retry", "busy" (someone else holds it), "idle" (nothing to do)."""
+        a terminal status, "retry", "busy" (someone else holds it), "idle" (nothing to do).
+        `doc`: the document as just read (a feed row), saving the first read."""
         for _ in range(20):
             try:
-                return self._attempt(db, doc_id)
+                return self._attempt(db, doc_id, doc)
             except DocConflict:
-                continue  # someone changed the document: re-read and decide again
+                doc = None  # someone changed the document: re-read and decide again
+                continue
         return "busy"
 
     # --- one pass ------------------------------------------------------------------------
 
-    def _attempt(self, db: str, doc_id: str) -> str:
-        doc = self.couch.get(db, doc_id, missing_ok=True)
+    def _attempt(self, db: str, doc_id: str, doc: dict[str, Any] | None) -> str:
+        if doc is None:
+            doc = self.couch.get(db, doc_id, missing_ok=True)
         if doc is None or not protocol.is_pending(doc):
             return "idle"
         at = self.clock()
@@ -91,7 +94,7 @@ class Processor:
                                       "string id"), at)
         state = {"id": rid, "operation": (protocol.request_of(doc) or {}).get("operation"),
                  "attempts": previous.get("attempts", 0), "started": previous.get("started")}
-        ops = Ops(self.couch, self.config)
+        ops = Ops(self.couch, self.config, hooks=Hooks(preloaded={doc["_id"]: doc}))
         try:
             req = validate(db, doc, ops.rules)
         except KzError as exc:
@@ -137,7 +140,8 @@ class Processor:
     def _act(self, db: str, doc: dict[str, Any], op: str, opts: Options,
              claimed: dict[str, Any], previous: dict[str, Any], policy: RetryPolicy,
              at: float) -> str:
-        hooks = Hooks(gate=self.gate, order_reference=claimed["id"])
+        hooks = Hooks(gate=self.gate, order_reference=claimed["id"],
+                      preloaded={doc["_id"]: doc})
         hooks.finish = lambda pn, outcome: self._finish(pn, outcome, claimed)
         intent = previous.get("intent")
         if intent is not None and previous.get("status") == protocol.RUNNING:

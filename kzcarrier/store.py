@@ -69,7 +69,14 @@ class NumberStore:
             by_db.setdefault(pn.db, []).append(pn)
         for db, pns in by_db.items():
             self.couch.ensure_db(db)
-            results = self.couch.bulk_save(db, [pn.to_json() for pn in pns])
+            try:
+                results = self.couch.bulk_save(db, [pn.to_json() for pn in pns])
+            except StorageError as exc:
+                if exc.status != 404:
+                    raise
+                self.couch.forget_db(db)  # deleted behind our back: create it again
+                self.couch.ensure_db(db)
+                results = self.couch.bulk_save(db, [pn.to_json() for pn in pns])
             for pn, result in zip(pns, results):
                 if result.get("error") == "conflict":
                     report.conflicts.append(pn.number)
@@ -95,7 +102,7 @@ class NumberStore:
 
     def put_account_copy(self, db: str, doc: dict[str, Any]) -> None:
         """The same JSON as the number document, at the copy's own revision."""
-        if not self.couch.db_exists(db):
+        if not self.couch.db_exists(db, cached=True):
             return  # KAZOO skips the copy when the account database does not exist
 
         def change(current: dict[str, Any] | None) -> dict[str, Any] | None:

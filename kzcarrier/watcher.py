@@ -297,13 +297,13 @@ class Watcher:
                 first = self._first_seen.setdefault(key, time.monotonic())
                 if time.monotonic() - first < self.settings.steal_after:
                     return None
-            fut = self._pool.submit(self._process, db, doc["_id"])
+            fut = self._pool.submit(self._process, db, doc["_id"], doc)
             self._inflight[key] = fut
             return fut
 
-    def _process(self, db: str, doc_id: str) -> str:
+    def _process(self, db: str, doc_id: str, doc: dict[str, Any] | None = None) -> str:
         try:
-            status = self.processor.process(db, doc_id)
+            status = self.processor.process(db, doc_id, doc)
         except Exception as exc:  # the engine never dies on one document
             log.exception("request %s in %s: %s", doc_id, db, exc)
             status = "error"

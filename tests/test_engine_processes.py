@@ -139,3 +139,31 @@ def test_couchdb_restart_mid_run_loses_nothing(tmp_path, monkeypatch):
         assert_each_bought_once(app.couch, nums)
     finally:
         server.stop()
+
+
+@pytest.mark.skipif(bool(os.environ.get("KZCARRIER_TEST_COUCH_URL")),
+                    reason="`kzcarrier up` runs its own embedded server")
+def test_kzcarrier_up_serves_and_processes_requests(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "kzcarrier.cli", "up", "--port", str(port),
+                             "--data", str(tmp_path / "data")], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        line = proc.stdout.readline().decode()
+        assert f"http://127.0.0.1:{port}" in line
+        couch = Couch(f"http://127.0.0.1:{port}")
+        assert couch.get("system_config", "number_manager")["default"]
+        couch.ensure_db("numbers/+1646")
+        couch.put("numbers/+1646", {"_id": "+16465550100", "pvt_request": {
+            "id": "r1", "operation": "create", "options": {"assign_to": CHILD}}})
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            doc = couch.get("numbers/+1646", "+16465550100")
+            if doc.get("pvt_request_state", {}).get("status") == "completed":
+                break
+            time.sleep(0.1)
+        assert doc["pvt_state"] == "in_service"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+        proc.stdout.close()

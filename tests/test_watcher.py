@@ -167,3 +167,43 @@ def test_live_watcher_picks_up_new_requests_and_new_databases(loaded, acme):
     assert get(c, "+12125550100")["pvt_state"] == "in_service"
     assert c.get_local("numbers/+1212", CHECKPOINT)["seq"]      # checkpoint written
     assert c.get("kzcarrier", f"worker:{watcher.worker}", missing_ok=True) is None
+
+
+def test_status_retry_and_cancel(loaded, acme):
+    from click.testing import CliRunner
+
+    from kzcarrier.cli import cli
+
+    c = loaded.couch
+    url = loaded.settings.couch_url
+    discovery(c, "+14155550107")
+    acme.FAIL.add("+14155550107")
+    request(c, "+14155550107", "move", assign_to=CHILD)
+    run_once(c, loaded.config)
+    pending = request(c, "+14155550108", "create", assign_to=CHILD)
+
+    runner = CliRunner()
+    out = runner.invoke(cli, ["--couch-url", url, "status", "--json"])
+    data = __import__("json").loads(out.output)
+    row = data["databases"]["numbers/+1415"]
+    assert (row["failed"], row["pending"], row["completed"]) == (1, 1, 0)
+    assert row["oldest_pending_age_s"] is None or row["oldest_pending_age_s"] >= 0
+    assert data["totals"]["failed"] >= 1
+    text = runner.invoke(cli, ["--couch-url", url, "status"]).output
+    assert "numbers/+1415" in text
+
+    out = runner.invoke(cli, ["--couch-url", url, "request", "cancel", "+14155550108"])
+    assert out.exit_code == 0, out.output
+    st = get(c, "+14155550108")["pvt_request_state"]
+    assert (st["id"], st["status"], st["error"]["error"]) == (pending, "failed", "cancelled")
+    out = runner.invoke(cli, ["--couch-url", url, "request", "cancel", "+14155550108"])
+    assert out.exit_code == 1 and "no pending request" in out.output
+
+    acme.FAIL.clear()                          # the carrier has stock again: retry it
+    out = runner.invoke(cli, ["--couch-url", url, "request", "retry", "+14155550107"])
+    assert out.exit_code == 0, out.output
+    run_once(c, loaded.config)
+    doc = get(c, "+14155550107")
+    assert doc["pvt_state"] == "in_service" and doc["pvt_request_state"]["status"] == "completed"
+    out = runner.invoke(cli, ["--couch-url", url, "request", "retry", "+14155550107"])
+    assert out.exit_code == 1 and "already completed" in out.output

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Engine benchmarks (issue: the document-driven engine). Prints ratios measured in this run.
+
+    throughput   2000 `move` requests of available knm_local numbers written with one
+                 _bulk_docs; time until all are terminal, against the storage limit: a
+                 minimal script reading and rewriting the same 2000 documents.
+                 ratio = storage time / engine time (target >= 0.5)
+    latency      single requests against an idle live watcher, write -> terminal: p50, p99
+                 (target on a real CouchDB: p50 <= 50 ms, p99 <= 250 ms)
+    carrier      500 acquisitions through a carrier answering in 200 ms: speed-up of the
+                 pooled engine over serial processing (target >= 25x)
+
+Runs on the embedded server unless KZCARRIER_BENCH_COUCH_URL names a CouchDB.
+Usage: .venv/bin/python scripts/bench_engine.py [--quick]
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "plugins"))
+
+from kzcarrier.app import App, Settings  # noqa: E402
+from kzcarrier.embedded import EmbeddedServer  # noqa: E402
+from kzcarrier.processor import Processor  # noqa: E402
+from kzcarrier.watcher import Watcher, WatchSettings  # noqa: E402
+
+ACCOUNT = "benchacct000000000000000000000001"[:32]
+
+
+def fresh(app: App, db: str) -> None:
+    app.couch.delete_db(db)
+    app.couch.create_db(db)
+
+
+def seed(app: App, db: str, prefix: str, n: int, module: str, state: str) -> list[dict]:
+    docs = [{"_id": f"{prefix}55{i:05d}", "pvt_state": state, "pvt_module_name": module,
+             "pvt_created": 63900000000, "pvt_modified": 63900000000} for i in range(n)]
+    app.couch.bulk_save(db, docs)
+    return docs
+
+
+def with_requests(app: App, db: str, ids: list[str]) -> None:
+    current = app.couch.bulk_get(db, ids)
+    docs = []
+    for doc in current.values():
+        doc["pvt_request"] = {"id": uuid.uuid4().hex, "operation": "move",
+                              "options": {"assign_to": ACCOUNT}}
+        docs.append(doc)
+    app.couch.bulk_save(db, docs)
+
+
+def throughput(app: App, n: int) -> None:
+    db = "numbers/+1200"
+    fresh(app, db)
+    ids = [d["_id"] for d in seed(app, db, "+1200", n, "knm_local", "available")]
+    # storage limit: read the documents and write them back, as plainly as possible
+    t0 = time.perf_counter()
+    rows = app.couch.all_docs(db, start_key="+", end_key="+\ufff0")
+    docs = [dict(r["doc"], touched=True) for r in rows]
+    app.couch.bulk_save(db, docs)
+    storage = time.perf_counter() - t0
+    with_requests(app, db, ids)
+    t0 = time.perf_counter()
+    Watcher(app.couch, app.config, WatchSettings(pool_size=32)).run(once=True)
+    engine = time.perf_counter() - t0
+    states = app.couch.bulk_get(db, ids)
+    done = sum(1 for d in states.values() if d["pvt_request_state"]["status"] == "completed")
+    print(f"throughput: {n} requests in {engine:.2f}s ({n / engine:.0f}/s, {done} completed); "
+          f"storage read+rewrite {storage:.3f}s; ratio {storage / engine:.3f} (target >= 0.5)")
+
+
+def latency(app: App, n: int) -> None:
+    db = "numbers/+1201"
+    fresh(app, db)
+    ids = [d["_id"] for d in seed(app, db, "+1201", n, "knm_local", "available")]
+    watcher = Watcher(app.couch, app.config, WatchSettings(pool_size=8, idle_sleep_max=0.05))
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    time.sleep(1.0)
+    samples = []
+    for num in ids:
+        doc = app.couch.get(db, num)
+        doc["pvt_request"] = {"id": uuid.uuid4().hex, "operation": "move",
+                              "options": {"assign_to": ACCOUNT}}
+        t0 = time.perf_counter()
+        app.couch.put(db, doc)
+        while True:
+            cur = app.couch.get(db, num)
+            if cur.get("pvt_request_state", {}).get("status") in ("completed", "failed"):
+                break
+            time.sleep(0.002)
+        samples.append((time.perf_counter() - t0) * 1000)
+    watcher.stop()
+    thread.join(30)
+    samples.sort()
+    p50 = statistics.median(samples)
+    p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+    print(f"latency: {n} single requests, write -> terminal p50 {p50:.1f} ms, "
+          f"p99 {p99:.1f} ms (target on real CouchDB: p50 <= 50, p99 <= 250)")
+
+
+def carrier_hiding(app: App, n: int) -> None:
+    import kzc_acme_carrier  # noqa: F401  (the counting carrier, via its entry point)
+    os.environ["ACME_LATENCY"] = "0.2"
+    db = "numbers/+1202"
+    fresh(app, db)
+    ids = [d["_id"] for d in seed(app, db, "+1202", n, "knm_acme", "discovery")]
+    # serial baseline: the same processor, one request at a time, on a sample
+    sample = ids[:10]
+    with_requests(app, db, sample)
+    proc = Processor(app.couch, app.config, "bench-serial")
+    t0 = time.perf_counter()
+    for num in sample:
+        proc.process(db, num)
+    serial_each = (time.perf_counter() - t0) / len(sample)
+    rest = ids[len(sample):]
+    with_requests(app, db, rest)
+    t0 = time.perf_counter()
+    Watcher(app.couch, app.config, WatchSettings(pool_size=64)).run(once=True)
+    pooled = time.perf_counter() - t0
+    serial = serial_each * len(rest)
+    print(f"carrier: {len(rest)} acquisitions at 200 ms each: pooled {pooled:.2f}s, serial "
+          f"{serial:.1f}s (measured {serial_each * 1000:.0f} ms/request); speed-up "
+          f"{serial / pooled:.1f}x (target >= 25x)")
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    os.environ.setdefault("PYTHONPATH", str(ROOT / "tests" / "plugins"))
+    url = os.environ.get("KZCARRIER_BENCH_COUCH_URL")
+    server = None
+    if not url:
+        server = EmbeddedServer(Path(tempfile.mkdtemp()), in_memory=True).start()
+        url = server.url
+    try:
+        app = App(Settings(couch_url=url))
+        print(f"server: {app.couch.profile.vendor} {app.couch.profile.version}")
+        throughput(app, 200 if quick else 2000)
+        latency(app, 20 if quick else 100)
+        carrier_hiding(app, 100 if quick else 500)
+    finally:
+        if server:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
