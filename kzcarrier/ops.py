@@ -134,6 +134,7 @@ class Hooks:
     order_reference: the idempotency key carriers send as their order reference.
     preloaded: documents the caller has just read (with their `_rev`): used instead of a
         fetch on the first pass; a conflict makes the next pass fetch them again.
+    quote: whether a dry run prices its outcome (the engine's planning pass does not).
     """
 
     finish: Callable[[PhoneNumber, "Outcome"], None] | None = None
@@ -141,6 +142,7 @@ class Hooks:
     gate: Callable[[str], Any] | None = None
     order_reference: str | None = None
     preloaded: dict[str, dict[str, Any]] = field(default_factory=dict)
+    quote: bool = True
 
 
 # Fields of a number document that survive its hard delete, on the tombstone.
@@ -210,7 +212,7 @@ class Ops:
         for num in pending:
             result.outcomes[num] = Outcome(num, error=Unspecified(
                 "database_error", "conflict: the document kept changing during the operation"))
-        if opts.dry_run:
+        if opts.dry_run and self.hooks.quote:
             result.charges = charges.quote(self, [o for o in result.successes.values()], opts)
         return result
 

@@ -94,7 +94,9 @@ class Processor:
                                       "string id"), at)
         state = {"id": rid, "operation": (protocol.request_of(doc) or {}).get("operation"),
                  "attempts": previous.get("attempts", 0), "started": previous.get("started")}
-        ops = Ops(self.couch, self.config, hooks=Hooks(preloaded={doc["_id"]: doc}))
+        wants_quote = bool(((protocol.request_of(doc) or {}).get("options") or {}).get("dry_run"))
+        ops = Ops(self.couch, self.config,
+                  hooks=Hooks(preloaded={doc["_id"]: doc}, quote=wants_quote is True))
         try:
             req = validate(db, doc, ops.rules)
         except KzError as exc:
