@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 from ibm_cloud_sdk_core import ApiException
@@ -163,6 +163,17 @@ class Couch:
     def _db(self, db: str) -> str:
         return self.profile.physical(db)
 
+    def db_url(self, db: str) -> str:
+        """The database's full URL, credentials included (for replication documents)."""
+        parts = urlsplit(self._base)
+        netloc = parts.netloc
+        if self._user:
+            cred = quote(self._user, safe="")
+            if self._password:
+                cred += ":" + quote(self._password, safe="")
+            netloc = f"{cred}@{netloc}"
+        return urlunsplit(parts._replace(netloc=netloc)) + "/" + quote(self._db(db), safe="")
+
     def server_info(self) -> dict[str, Any]:
         return self._call("server information", self.client.get_server_information)
 
@@ -252,13 +263,14 @@ class Couch:
     # --- documents -----------------------------------------------------------------------
 
     def get(self, db: str, doc_id: str, rev: str | None = None, missing_ok: bool = False,
-            ) -> dict[str, Any] | None:
+            attachments: bool = False) -> dict[str, Any] | None:
+        """A document (None if missing and `missing_ok`); `attachments` inlines them."""
         try:
             if doc_id.startswith(DESIGN):
                 return self._call(f"get {doc_id} from {db}", self.client.get_design_document,
                                   self._db(db), doc_id[len(DESIGN):], rev=rev)
             return self._call(f"get {doc_id} from {db}", self.client.get_document,
-                              self._db(db), doc_id, rev=rev)
+                              self._db(db), doc_id, rev=rev, attachments=attachments or None)
         except DocNotFound:
             if missing_ok:
                 return None
