@@ -44,6 +44,16 @@ class ServerProfile:
             return name
         return name.replace("$", "/")
 
+    def resume_from(self, seq: Any, db_info: dict[str, Any]) -> Any:
+        """A stored checkpoint, unless it cannot belong to this database. pouch keeps
+        `_local` documents of a deleted database when one of the same name is created
+        again, and its integer seqs then point past the new database's end (where pouch
+        answers with rows, not nothing): start that database over."""
+        current = db_info.get("update_seq")
+        if isinstance(seq, int) and isinstance(current, int) and seq > current:
+            return 0
+        return seq
+
     def since(self, seq: Any) -> str:
         """Sequences are opaque; the SDK wants a string, pouch's integers included."""
         return seq if isinstance(seq, str) else str(seq)

@@ -71,8 +71,28 @@ class Processor:
                 return self._attempt(db, doc_id, doc)
             except DocConflict:
                 doc = None  # someone changed the document: re-read and decide again
-                continue
+            except (CouchUnavailable, StorageError):
+                raise  # nothing was decided; the request stays pending
+            except Exception as exc:  # a bug must not spin on one document forever
+                log.exception("request %s in %s: %s", doc_id, db, exc)
+                return self._give_up(db, doc_id, exc)
         return "busy"
+
+    def _give_up(self, db: str, doc_id: str, exc: Exception) -> str:
+        """Record an unexpected failure as `failed` (internal_error), keeping everything
+        else; an intent is kept so that a retry asks the carrier first."""
+        at = self.clock()
+
+        def change(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+            if doc is None or not protocol.is_pending(doc):
+                return None
+            st = protocol.own_state(doc) or {"id": (protocol.request_of(doc) or {}).get("id")}
+            final = protocol.terminal(st, "failed", at, error=protocol.error_json(exc))
+            doc["pvt_request_state"] = final
+            return doc
+
+        self.couch.update(db, doc_id, change)
+        return "failed"
 
     # --- one pass ------------------------------------------------------------------------
 
@@ -94,9 +114,10 @@ class Processor:
                                       "string id"), at)
         state = {"id": rid, "operation": (protocol.request_of(doc) or {}).get("operation"),
                  "attempts": previous.get("attempts", 0), "started": previous.get("started")}
-        wants_quote = bool(((protocol.request_of(doc) or {}).get("options") or {}).get("dry_run"))
+        options = (protocol.request_of(doc) or {}).get("options")
+        wants_quote = isinstance(options, dict) and options.get("dry_run") is True
         ops = Ops(self.couch, self.config,
-                  hooks=Hooks(preloaded={doc["_id"]: doc}, quote=wants_quote is True))
+                  hooks=Hooks(preloaded={doc["_id"]: doc}, quote=wants_quote))
         try:
             req = validate(db, doc, ops.rules)
         except KzError as exc:

@@ -176,7 +176,12 @@ class Watcher:
                 except StorageError as exc:
                     log.warning("cannot prepare %s: %s", db, exc)
                     continue
-                feed.read_seq = feed.saved_seq = (local or {}).get("seq", 0)
+                seq = (local or {}).get("seq", 0)
+                try:
+                    seq = self.couch.profile.resume_from(seq, self.couch.db_info(db))
+                except StorageError:
+                    pass
+                feed.read_seq = feed.saved_seq = seq
                 self._feeds[db] = feed
                 self._dirty.add(db)
         for db in set(self._feeds) - set(dbs):
@@ -235,7 +240,7 @@ class Watcher:
                 fut = self._offer(db, doc)
                 if fut is not None:
                     futures.append(fut)
-            if page.results:
+            if page.results and page.last_seq != feed.read_seq:
                 active = True
                 feed.batches.append((page.last_seq, futures))
                 if self._db_updates_ok and len(page.results) >= self.settings.batch:

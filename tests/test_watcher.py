@@ -16,7 +16,7 @@ def acme(monkeypatch):
     monkeypatch.delenv("ACME_ORDERS_URL", raising=False)
     import kzc_acme_carrier
     for book in (kzc_acme_carrier.CALLS, kzc_acme_carrier.FAIL, kzc_acme_carrier.TRANSIENT,
-                 kzc_acme_carrier.SOLD):
+                 kzc_acme_carrier.SOLD, kzc_acme_carrier.BOOM):
         book.clear()
     return kzc_acme_carrier
 
@@ -207,3 +207,18 @@ def test_status_retry_and_cancel(loaded, acme):
     assert doc["pvt_state"] == "in_service" and doc["pvt_request_state"]["status"] == "completed"
     out = runner.invoke(cli, ["--couch-url", url, "request", "retry", "+14155550107"])
     assert out.exit_code == 1 and "already completed" in out.output
+
+
+def test_a_bug_on_one_document_fails_it_and_the_engine_goes_on(loaded, acme):
+    c = loaded.couch
+    discovery(c, "+14155550109")
+    discovery(c, "+14155550110")
+    acme.BOOM.add("+14155550109")
+    request(c, "+14155550109", "move", assign_to=CHILD)
+    request(c, "+14155550110", "move", assign_to=CHILD)
+    run_once(c, loaded.config)
+    st = get(c, "+14155550109")["pvt_request_state"]
+    assert st["status"] == "failed" and st["error"]["error"] == "internal_error"
+    assert "acme client bug" in st["error"]["cause"]
+    assert st["intent"]["action"] == "acquire"     # a retry asks the carrier first
+    assert get(c, "+14155550110")["pvt_state"] == "in_service"

@@ -8,7 +8,7 @@ book there, shared by every process: `acme_orders` holds one document per sold n
 `acme_refused` one document per order that came for a number already sold. Its order
 lookup by reference is what lets kzcarrier avoid a second purchase after a crash.
 Switches: ACME_LATENCY (seconds per call), FAIL (numbers refused for good), TRANSIENT
-(number -> how many times to answer 503 first)."""
+(number -> how many times to answer 503 first), BOOM (numbers whose call raises a bug)."""
 import os
 import time
 import uuid
@@ -21,6 +21,7 @@ CALLS: list[tuple[str, str]] = []
 SOLD: dict[str, str] = {}
 FAIL: set[str] = set()
 TRANSIENT: dict[str, int] = {}
+BOOM: set[str] = set()  # numbers whose order crashes the carrier code itself
 ORDERS, REFUSED = "acme_orders", "acme_refused"
 
 
@@ -45,6 +46,8 @@ class Acme(Carrier):
                             retry_after=0.05)
         if pn.number in FAIL:
             raise ByCarrier(pn.number, self.name, "acme says no: out of stock")
+        if pn.number in BOOM:
+            raise RuntimeError("acme client bug")
 
     def acquire_number(self, pn):
         self._call("acquire", pn)
