@@ -298,6 +298,49 @@ def request_cancel(app: App, num: str) -> None:
     emit(cancel(app.couch, app.rules(), num), True)
 
 
+@cli.command("search")
+@click.argument("prefix")
+@click.option("--quantity", default=10, show_default=True)
+@click.option("--offset", default=0, show_default=True)
+@click.option("--carrier", "carriers", multiple=True, help="Ask only these (repeatable).")
+@click.option("--account", "account_id", default=None, help="Searching account id.")
+@click.option("--reseller", "reseller_id", default=None, help="Its reseller's account id.")
+@click.option("--country", default="US", show_default=True)
+@click.option("--store", is_flag=True, help="Keep the results as discovery documents.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def search_cmd(app: App, prefix: str, quantity: int, offset: int, carriers: tuple[str, ...],
+               account_id: str | None, reseller_id: str | None, country: str, store: bool,
+               as_json: bool) -> None:
+    """Find numbers at every selected carrier at once."""
+    from .search import Search
+
+    result = Search(app.couch, app.config).find(
+        prefix, quantity, offset, list(carriers) or None, account_id, reseller_id, country,
+        store)
+    lines = [f"{e['number']}  " + ", ".join(f"{o['carrier']} ({o['state']})"
+                                           for o in e["offers"]) for e in result.numbers]
+    lines.append(f"{len(result.numbers)} of {result.total} numbers for {result.prefix}"
+                 + (f"; stored {result.stored} discovery documents" if store else ""))
+    lines += [f"  {c}: {r}" for c, r in result.errors.items()]
+    lines += [f"  {c}: no answer in time" for c in result.timed_out]
+    emit(result.to_json(), as_json, "\n".join(lines))
+
+
+@cli.command("check")
+@click.argument("numbers", nargs=-1, required=True)
+@click.option("--carrier", "carriers", multiple=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def check_cmd(app: App, numbers: tuple[str, ...], carriers: tuple[str, ...],
+              as_json: bool) -> None:
+    """Ask the carriers about NUMBERS (check_numbers)."""
+    from .search import Search
+
+    out = Search(app.couch, app.config).check(list(numbers), list(carriers) or None)
+    emit(out, as_json, "\n".join(f"{n}  {s}" for n, s in out.items()))
+
+
 @cli.group()
 def sync() -> None:
     """Live beside an existing KAZOO cluster: pull, push, replicate, verify."""

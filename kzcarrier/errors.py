@@ -146,6 +146,9 @@ class ByCarrier(KnmError):
         self.transient = transient
         self.retry_after = retry_after
 
+    def __str__(self) -> str:
+        return f"fault by carrier {self.carrier}: {self.reason} (number {self.cause})"
+
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()
         out["carrier"] = self.carrier

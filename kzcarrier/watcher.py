@@ -37,6 +37,7 @@ from .couch import Couch
 from .errors import KzError, StorageError
 from .numbers import NUMBERS_PREFIX
 from .processor import Processor
+from .search import purge_discovery
 
 log = logging.getLogger("kzcarrier.watcher")
 
@@ -53,6 +54,7 @@ class WatchSettings:
     steal_after: float = 10.0
     idle_sleep_max: float = 0.5
     batch: int = 500
+    purge_every: int = 20
 
 
 @dataclass
@@ -110,6 +112,7 @@ class Watcher:
         self._dirty: set[str] = set()
         self._db_updates_ok = False
         self.counts: dict[str, int] = {}
+        self._sweeps = 0
 
     # --- public --------------------------------------------------------------------------
 
@@ -265,7 +268,12 @@ class Watcher:
     # --- sweep ---------------------------------------------------------------------------
 
     def _sweep(self) -> int:
-        """Offer every unfinished request that is due; returns how many are unfinished."""
+        """Offer every unfinished request that is due; returns how many are unfinished.
+        Every `purge_every` sweeps, expired discovery documents are deleted too."""
+        self._sweeps += 1
+        if self._sweeps % self.settings.purge_every == 1:
+            for db in list(self._feeds):
+                purge_discovery(self.couch, db)
         unfinished = 0
         now = protocol.now()
         for db in list(self._feeds):

@@ -74,6 +74,7 @@ class Carrier:
 
     name = "knm_carrier"
     maximal_prefix_length = 3
+    search_state = "discovery"  # what its search results are: to buy ("discovery") or not
 
     def __init__(self, ctx: CarrierContext):
         self.ctx = ctx

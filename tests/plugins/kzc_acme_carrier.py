@@ -68,6 +68,9 @@ class Acme(Carrier):
         self._call("disconnect", pn)
         return pn
 
+    def check_numbers(self, numbers):
+        return {n: "active" for n in numbers if n.startswith("+1415")}
+
     def lookup_order(self, pn, request_id, action):
         book = _book()
         if book is None:
@@ -80,3 +83,21 @@ class Acme(Carrier):
         if order and order.get("reference") == request_id:
             return {"acme_order": f"order-{pn.number}", "reference": request_id}
         return None
+
+
+class AcmeSlow(Acme):
+    """Answers searches after SLOW_SEARCH seconds (default 5)."""
+
+    def find_numbers(self, prefix, quantity, options):
+        time.sleep(float(os.environ.get("SLOW_SEARCH", "5")))
+        return {f"{prefix}9{i:0{11 - len(prefix)}d}": {"slow": True} for i in range(quantity)}
+
+
+class AcmeBroken(Acme):
+    """Its search fails."""
+
+    def find_numbers(self, prefix, quantity, options):
+        raise ByCarrier(None, self.name, "500 Internal Server Error")
+
+    def check_numbers(self, numbers):
+        raise ByCarrier(None, self.name, "500 Internal Server Error")
