@@ -341,6 +341,37 @@ def check_cmd(app: App, numbers: tuple[str, ...], carriers: tuple[str, ...],
     emit(out, as_json, "\n".join(f"{n}  {s}" for n, s in out.items()))
 
 
+@cli.command("simulate")
+@click.argument("carrier")
+@click.option("--port", default=0, help="Loopback port (default: any free one).")
+@click.option("--latency", default=0.0, help="Seconds added to every answer.")
+@click.pass_obj
+def simulate(app: App, carrier: str, port: int, latency: float) -> None:
+    """Run CARRIER's API simulator (or `all`) until Ctrl-C; prints the config to use."""
+    from .simulators import simulators
+
+    known = simulators()
+    names = sorted(known) if carrier == "all" else [carrier.removeprefix("knm_")]
+    for name in names:
+        if name not in known:
+            raise KzError(f"no simulator for {carrier!r}", "available: " + ", ".join(known))
+    running = []
+    for i, name in enumerate(names):
+        sim = known[name]()
+        sim.faults.latency = latency
+        sim.start(port=port + i if port else 0)
+        running.append(sim)
+        click.echo(f"{name} simulator on {sim.url}: kzcarrier config set number_manager.{name} "
+                   f"api_url {sim.url}/origination (user {getattr(sim, 'user', '')}, token "
+                   f"{getattr(sim, 'token', '')})")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    for sim in running:
+        sim.stop()
+
+
 @cli.group()
 def sync() -> None:
     """Live beside an existing KAZOO cluster: pull, push, replicate, verify."""
