@@ -66,12 +66,20 @@ class Search:
              carriers: list[str] | None = None, account_id: str | None = None,
              reseller_id: str | None = None, country: str = "US",
              store: bool = False) -> SearchResult:
-        np = normalized_prefix(prefix, country)
-        maximum = int(self.config.get(NUMBER_MANAGER, "maximum_search_quantity"))
-        timeout = float(self.config.get(NUMBER_MANAGER, "number_search_timeout_ms")) / 1000
         names = ([registry.module_name(c) for c in carriers] if carriers
                  else available_carriers(self.config, account_id, reseller_id))
         loaded = {name: registry.load(name, self.ctx) for name in names}
+        return self.find_with(loaded, prefix, quantity, offset, account_id, reseller_id,
+                              country, store)
+
+    def find_with(self, loaded: dict[str, Any], prefix: str, quantity: int = 1,
+                  offset: int = 0, account_id: str | None = None,
+                  reseller_id: str | None = None, country: str = "US",
+                  store: bool = False) -> SearchResult:
+        """The fan-out over carrier instances already loaded (name -> carrier)."""
+        np = normalized_prefix(prefix, country)
+        maximum = int(self.config.get(NUMBER_MANAGER, "maximum_search_quantity"))
+        timeout = float(self.config.get(NUMBER_MANAGER, "number_search_timeout_ms")) / 1000
         options = {"account_id": account_id, "reseller_id": reseller_id, "offset": 0,
                    "country": country.upper(), "quantity": maximum}
         result = SearchResult(np)
