@@ -44,6 +44,16 @@ class HttpCarrier(Carrier):
     def request(self, method: str, path: str, number: str | None = None,
                 **kwargs: Any) -> Any:
         """Send, and return the parsed JSON body of a 2xx answer; raise ByCarrier else."""
+        resp = self.send(method, path, number, **kwargs)
+        try:
+            return resp.json() if resp.content else {}
+        except (ValueError, json.JSONDecodeError) as exc:
+            raise ByCarrier(number, self.name, "malformed answer from the carrier",
+                            transient=True) from exc
+
+    def send(self, method: str, path: str, number: str | None = None,
+             **kwargs: Any) -> httpx.Response:
+        """Send; a 2xx answer is returned, anything else raised as ByCarrier."""
         url = f"{self.base_url()}/{path.lstrip('/')}"
         try:
             with self.client() as http:
@@ -63,11 +73,7 @@ class HttpCarrier(Carrier):
         if resp.status_code >= 300:
             reason = REASONS.get(resp.status_code, "empty_response")
             raise ByCarrier(number, self.name, f"{reason}: {_message(resp)}")
-        try:
-            return resp.json() if resp.content else {}
-        except (ValueError, json.JSONDecodeError) as exc:
-            raise ByCarrier(number, self.name, "malformed answer from the carrier",
-                            transient=True) from exc
+        return resp
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -82,4 +88,8 @@ def _message(resp: httpx.Response) -> str:
         body = resp.json()
         return str(body.get("message") or body.get("error") or body)[:200]
     except ValueError:
-        return resp.text[:200]
+        text = resp.text
+        start = text.find("<Description>")
+        if start >= 0:  # an XML API's error description
+            return text[start + 13:text.find("</Description>", start)][:200]
+        return text[:200]

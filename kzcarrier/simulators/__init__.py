@@ -162,6 +162,7 @@ class Simulator:
 
 
 def simulators() -> dict[str, type[Simulator]]:
+    from .bandwidth2 import Bandwidth2Simulator
     from .telnyx import TelnyxSimulator
 
-    return {"telnyx": TelnyxSimulator}
+    return {"telnyx": TelnyxSimulator, "bandwidth2": Bandwidth2Simulator}
