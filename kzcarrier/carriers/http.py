@@ -54,7 +54,8 @@ class HttpCarrier(Carrier):
     def send(self, method: str, path: str, number: str | None = None,
              **kwargs: Any) -> httpx.Response:
         """Send; a 2xx answer is returned, anything else raised as ByCarrier."""
-        url = f"{self.base_url()}/{path.lstrip('/')}"
+        base = self.base_url()
+        url = f"{base}/{path.lstrip('/')}" if path else base
         try:
             with self.client() as http:
                 resp = http.request(method, url, **kwargs)

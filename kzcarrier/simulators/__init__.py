@@ -161,8 +161,32 @@ class Simulator:
             self.server.server_close()
 
 
+def available_numbers(prefix: str, count: int, sold: dict[str, Any]) -> list[str]:
+    """`count` E.164 numbers starting with `prefix` (NANP when it starts +1), not sold."""
+    digits = "".join(c for c in prefix if c.isdigit())
+    international = prefix.startswith("+") and not prefix.startswith("+1")
+    if not international and not digits.startswith("1"):
+        digits = "1" + digits
+    size = 12 if international else 11   # +44 20 xxxx xxxx; +1 NPA NXX XXXX
+    stem = digits[:size]
+    out = []
+    width = size - len(stem)
+    for i in range(10 ** width if width else 1):
+        num = f"+{stem}{i:0{width}d}" if width else f"+{stem}"
+        if num not in sold:
+            out.append(num)
+        if len(out) >= count:
+            break
+    return out
+
+
 def simulators() -> dict[str, type[Simulator]]:
     from .bandwidth2 import Bandwidth2Simulator
+    from .other import OtherSimulator
+    from .simwood import SimwoodSimulator
     from .telnyx import TelnyxSimulator
+    from .vitelity import VitelitySimulator
 
-    return {"telnyx": TelnyxSimulator, "bandwidth2": Bandwidth2Simulator}
+    return {"telnyx": TelnyxSimulator, "bandwidth2": Bandwidth2Simulator,
+            "other": OtherSimulator, "vitelity": VitelitySimulator,
+            "simwood": SimwoodSimulator}
