@@ -122,9 +122,44 @@ def test_simwood_results_are_e164_and_orders_work(simwood):
     assert exc.value.transient
 
 
-@pytest.mark.parametrize("name", ["other", "vitelity", "simwood"])
-def test_buy_and_release_through_the_engine(app, name, other, vitelity, simwood):
-    sims = {"other": other[0], "vitelity": vitelity[0], "simwood": simwood[0]}
+@pytest.fixture
+def voip(app):
+    from kzcarrier.simulators.voip_innovations import VoipInnovationsSimulator
+    sim = VoipInnovationsSimulator().start()
+    yield sim, configure(app, "voip_innovations", api_url=f"{sim.url}/Services/APIService.asmx",
+                         login=sim.login, password=sim.secret, endpoint_group="8674")
+    sim.stop()
+
+
+def test_voip_innovations_kazoo_tests_hold(voip):
+    sim, c = voip
+    npa = c.find_numbers("+1435", 2, {})
+    assert list(npa) == ["+14352016526", "+14352016527"]
+    assert npa["+14352016526"] == {"e164": "+14352016526", "rate_center": "RICHFIELD",
+                                   "state": "UT", "cnam": True, "t38": True}
+    assert list(c.find_numbers("+1877", 1, {})) == ["+18772207304"]
+    assert c.find_numbers("+14352", 2, {}) == {}          # 4-5 digits: nothing to ask
+    got = c.acquire_number(pn("+14352154006", "knm_voip_innovations", "ref-1"))
+    assert got.number == "+14352154006"
+    assert sim.record.orders == [{"number": "+14352154006", "refId": "ref-1"}]
+    with pytest.raises(ByCarrier) as exc:
+        c.disconnect_number(pn("+14352154974", "knm_voip_innovations"))
+    assert exc.value.reason == "Number currently available"
+    assert c.lookup_order(pn("+14352154006", "knm_voip_innovations"), "ref-1",
+                          "acquire") == {}
+    assert c.lookup_order(pn("+14352154006", "knm_voip_innovations"), "ref-2",
+                          "acquire") is None
+    c.disconnect_number(pn("+14352154006", "knm_voip_innovations"))
+    assert sim.record.releases == [{"number": "+14352154006"}]
+    sim.secret = "rotated"
+    with pytest.raises(ByCarrier, match="Invalid login"):
+        c.find_numbers("+1435", 1, {})
+
+
+@pytest.mark.parametrize("name", ["other", "vitelity", "simwood", "voip_innovations"])
+def test_buy_and_release_through_the_engine(app, name, other, vitelity, simwood, voip):
+    sims = {"other": other[0], "vitelity": vitelity[0], "simwood": simwood[0],
+            "voip_innovations": voip[0]}
     found = Search(app.couch, app.config).find("415", quantity=1, carriers=[name], store=True)
     num = found.numbers[0]["number"]
     request(app.couch, num, "move", assign_to=CHILD)

@@ -186,7 +186,8 @@ def simulators() -> dict[str, type[Simulator]]:
     from .simwood import SimwoodSimulator
     from .telnyx import TelnyxSimulator
     from .vitelity import VitelitySimulator
+    from .voip_innovations import VoipInnovationsSimulator
 
     return {"telnyx": TelnyxSimulator, "bandwidth2": Bandwidth2Simulator,
             "other": OtherSimulator, "vitelity": VitelitySimulator,
-            "simwood": SimwoodSimulator}
+            "simwood": SimwoodSimulator, "voip_innovations": VoipInnovationsSimulator}
