@@ -484,8 +484,10 @@ def sync_status(app: App, as_json: bool) -> None:
 @click.option("--data", "data_dir", default=".kzcarrier", show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the server's data and logs.")
+@click.option("--no-demo", is_flag=True,
+              help="Do not start the carrier simulators nor run the demo.")
 @click.pass_obj
-def up(app: App, port: int, data_dir: Path) -> None:
+def up(app: App, port: int, data_dir: Path, no_demo: bool) -> None:
     """Run kzcarrier on the embedded CouchDB-compatible server (development/demo): the
     server, initialised, and the engine watching it, until Ctrl-C. Production runs
     `kzcarrier watch` against a real CouchDB instead."""
@@ -517,7 +519,23 @@ def up(app: App, port: int, data_dir: Path) -> None:
             watcher.stop()
 
         threading.Thread(target=guard, daemon=True).start()
+        sims = []
+        if not no_demo:
+            from . import demo
+
+            sims = demo.start_simulators(up_app)
+            click.echo("carrier simulators: " + ", ".join(f"{s.name} {s.url}" for s in sims))
+
+            def show() -> None:
+                try:
+                    demo.run(up_app, click.echo)
+                except Exception as exc:  # the demo is a show, never a reason to stop
+                    click.echo(f"demo: failed: {type(exc).__name__}: {exc}", err=True)
+
+            threading.Thread(target=show, daemon=True).start()
         watcher.run()
+        for sim in sims:
+            sim.stop()
     finally:
         server.stop()
 

@@ -151,6 +151,17 @@ def test_kzcarrier_up_serves_and_processes_requests(tmp_path):
     try:
         line = proc.stdout.readline().decode()
         assert f"http://127.0.0.1:{port}" in line
+        shown: list[str] = []
+        import threading
+        reader = threading.Thread(target=lambda: shown.extend(l.decode() for l in proc.stdout),
+                                  daemon=True)
+        reader.start()
+        deadline = time.time() + 60
+        while time.time() < deadline and not any("demo: released" in l for l in shown):
+            time.sleep(0.1)
+        text = "".join(shown)
+        assert "demo: searched +1646" in text and "demo: bought +1646" in text, text
+        assert "state in_service" in text and "demo: released" in text, text
         couch = Couch(f"http://127.0.0.1:{port}")
         assert couch.get("system_config", "number_manager")["default"]
         couch.ensure_db("numbers/+1646")
@@ -166,4 +177,5 @@ def test_kzcarrier_up_serves_and_processes_requests(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0
+        time.sleep(0.5)  # the reader sees the end of the output and stops
         proc.stdout.close()
