@@ -173,14 +173,29 @@ def test_release_rules(ops, loaded):
     assert acct_copy(loaded, RESELLER, WITH_HISTORY) is None
 
 
-def test_release_resets_features_and_public_fields(ops, loaded):
+@pytest.fixture
+def vitelity(loaded):
+    """+18122154006 is a knm_vitelity number: its release goes to a simulated Vitelity."""
+    from kzcarrier.simulators.vitelity import VitelitySimulator
+
+    sim = VitelitySimulator().start()
+    sim.sold["+18122154006"] = {}
+    for key, value in (("api_uri", f"{sim.url}/api.php"), ("login", sim.login),
+                       ("pass", sim.password)):
+        loaded.config.set("number_manager.vitelity", key, value)
+    yield sim
+    sim.stop()
+
+
+def test_release_resets_features_and_public_fields(ops, loaded, vitelity):
     r = ops.release(["+18122154006"], Options())   # vitelity, cnam + prepend
     stored = doc(loaded, "+18122154006")
     assert r.successes and stored["pvt_state"] == "available"
+    assert vitelity.record.releases == [{"number": "+18122154006"}]
     assert "pvt_features" not in stored and "cnam" not in stored and "prepend" not in stored
 
 
-def test_release_options_age_and_permanent_delete(ops, loaded):
+def test_release_options_age_and_permanent_delete(ops, loaded, vitelity):
     loaded.config.set("number_manager", "should_age", True)
     ops.release([BAD_CARRIER], Options())
     assert doc(loaded, BAD_CARRIER)["pvt_state"] == "aging"
