@@ -12,7 +12,6 @@ quote (`charges.py`).
 """
 from __future__ import annotations
 
-import copy
 from contextlib import nullcontext
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable
@@ -25,7 +24,7 @@ from .couch import Couch
 from .document import LOCAL_MODULES, PhoneNumber
 from .errors import (AssignFailure, DocConflict, Forbidden, InvalidStateTransition, KnmError,
                      KzError, NotFound, NumberExists, NumberIsPorting, Unspecified)
-from .numbers import NumberRules, account_db, is_account_id
+from .numbers import NumberRules, is_account_id
 from .store import NumberStore
 
 CREATABLE_EXISTING = ("aging", "available", "port_in")

@@ -2,7 +2,6 @@
 second embedded server, or KZCARRIER_TEST_OTHER_COUCH_URL)."""
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -104,7 +103,7 @@ def test_pull_migrates_and_builds_account_copies_from_number_docs(app, kazoo_fix
 
 def test_3x_data_set_pulls_into_4x_shape_with_every_field(app, kazoo):
     acct = "0123456789abcdef0123456789abcdef"
-    adb = f"account/01/23/456789abcdef0123456789abcdef"
+    adb = "account/01/23/456789abcdef0123456789abcdef"
     kazoo.create_db("numbers/+1415")
     kazoo.create_db(adb)
     three = {"_id": "+14158867900", "pvt_number_state": "in_service",

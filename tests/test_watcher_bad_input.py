@@ -1,8 +1,7 @@
 """A corpus of malformed documents and requests: each ends `failed` with a clear KAZOO-shaped
 error, nothing else in it changes, and the good requests around them are processed."""
-import pytest
 
-from engine_helpers import CHILD, MASTER, RESELLER, db_of, run_once
+from engine_helpers import CHILD, MASTER, run_once
 
 ACCT = CHILD
 A = "+14155550"  # prefix of the numbers below (numbers/+1415)

@@ -51,6 +51,14 @@ class HttpCarrier(Carrier):
             raise ByCarrier(number, self.name, "malformed answer from the carrier",
                             transient=True) from exc
 
+    def release(self, method: str, path: str, number: str, **kwargs: Any) -> None:
+        """A release request: the carrier not knowing the number means it is released."""
+        try:
+            self.request(method, path, number, **kwargs)
+        except ByCarrier as exc:
+            if not exc.reason.startswith("not_found"):
+                raise
+
     def send(self, method: str, path: str, number: str | None = None,
              **kwargs: Any) -> httpx.Response:
         """Send; a 2xx answer is returned, anything else raised as ByCarrier."""

@@ -81,12 +81,8 @@ class Other(HttpCarrier):
 
     def disconnect_number(self, pn: Any) -> Any:
         self._ready(pn.number)
-        try:
-            self.request("DELETE", f"numbers/{self._country()}/{quote(pn.number, safe='')}",
-                         pn.number)
-        except ByCarrier as exc:
-            if not exc.reason.startswith("not_found"):
-                raise
+        self.release("DELETE", f"numbers/{self._country()}/{quote(pn.number, safe='')}",
+                     pn.number)
         return pn
 
     def lookup_order(self, pn: Any, request_id: str, action: str) -> dict[str, Any] | None:

@@ -52,13 +52,8 @@ class Simwood(HttpCarrier):
         return pn
 
     def disconnect_number(self, pn: Any) -> Any:
-        try:
-            self.request("DELETE",
-                         f"{self._account(pn.number)}/allocated/{pn.number.lstrip('+')}",
-                         pn.number, auth=self._auth())
-        except ByCarrier as exc:
-            if not exc.reason.startswith("not_found"):
-                raise
+        self.release("DELETE", f"{self._account(pn.number)}/allocated/"
+                     f"{pn.number.lstrip('+')}", pn.number, auth=self._auth())
         return pn
 
     def lookup_order(self, pn: Any, request_id: str, action: str) -> dict[str, Any] | None:

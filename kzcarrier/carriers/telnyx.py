@@ -86,12 +86,8 @@ class Telnyx(HttpCarrier):
     def disconnect_number(self, pn: Any) -> Any:
         if not self.provisioning_allowed(pn):
             return pn
-        try:
-            self.request("DELETE", f"numbers/{quote(pn.number, safe='')}", pn.number,
-                         headers=self._headers())
-        except ByCarrier as exc:
-            if not exc.reason.startswith("not_found"):
-                raise  # a number the carrier no longer has is released already
+        self.release("DELETE", f"numbers/{quote(pn.number, safe='')}", pn.number,
+                     headers=self._headers())
         return pn
 
     def lookup_order(self, pn: Any, request_id: str, action: str) -> dict[str, Any] | None:

@@ -87,6 +87,15 @@ class VoipInnovations(HttpCarrier):
                 break
         return out
 
+    def _did_call(self, action: str, pn: Any, extra: str = "") -> None:
+        """assignDID / releaseDID for one number: its statusCode must be 100."""
+        result = self._soap(action, "<tns:didParams><tns:DIDParam>"
+                            f"<tns:tn>{pn.number[2:]}</tns:tn>{extra}"
+                            "</tns:DIDParam></tns:didParams>", pn.number)
+        code, status = self._did_status(result)
+        if code != "100":
+            raise ByCarrier(pn.number, self.name, status or code)
+
     def _did_status(self, result: ET.Element) -> tuple[str, str]:
         did = next(result.iter("DID"), None)
         if did is None:
@@ -98,22 +107,11 @@ class VoipInnovations(HttpCarrier):
             return pn
         epg = escape(str(self.configuration().get("endpoint_group") or ""))
         ref = escape(pn.order_reference or "")
-        result = self._soap("assignDID", "<tns:didParams><tns:DIDParam>"
-                            f"<tns:tn>{pn.number[2:]}</tns:tn><tns:epg>{epg}</tns:epg>"
-                            f"<tns:refId>{ref}</tns:refId></tns:DIDParam></tns:didParams>",
-                            pn.number)
-        code, status = self._did_status(result)
-        if code != "100":
-            raise ByCarrier(pn.number, self.name, status or code)
+        self._did_call("assignDID", pn, f"<tns:epg>{epg}</tns:epg><tns:refId>{ref}</tns:refId>")
         return pn
 
     def disconnect_number(self, pn: Any) -> Any:
-        result = self._soap("releaseDID", "<tns:didParams><tns:DIDParam>"
-                            f"<tns:tn>{pn.number[2:]}</tns:tn></tns:DIDParam></tns:didParams>",
-                            pn.number)
-        code, status = self._did_status(result)
-        if code != "100":
-            raise ByCarrier(pn.number, self.name, status or code)
+        self._did_call("releaseDID", pn)
         return pn
 
     def lookup_order(self, pn: Any, request_id: str, action: str) -> dict[str, Any] | None:
