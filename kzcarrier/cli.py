@@ -16,35 +16,12 @@ from typing import Any
 import click
 
 from .app import DEFAULT_COUCH_URL, App, Settings
+from .cli_common import EXIT_ERROR, KzGroup, emit
 from .config import NUMBER_MANAGER, mask_secrets, parse_value
-from .couch import Couch, redact
-from .errors import CouchUnavailable, KzError
+from .couch import redact
+from .errors import KzError
 from .loader import load_directory
 from .store import NumberStore
-
-EXIT_ERROR = 1
-EXIT_UNAVAILABLE = 3
-
-
-def emit(data: Any, as_json: bool, text: str | None = None) -> None:
-    if as_json:
-        click.echo(json.dumps(data, indent=2, sort_keys=True))
-    else:
-        click.echo(text if text is not None else json.dumps(data, indent=2, sort_keys=True))
-
-
-class KzGroup(click.Group):
-    """Turns kzcarrier errors into one-line messages with an exit code."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except CouchUnavailable as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(EXIT_UNAVAILABLE)
-        except KzError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(EXIT_ERROR)
 
 
 @click.group(cls=KzGroup)
@@ -298,187 +275,6 @@ def request_cancel(app: App, num: str) -> None:
     emit(cancel(app.couch, app.rules(), num), True)
 
 
-@cli.command("search")
-@click.argument("prefix")
-@click.option("--quantity", default=10, show_default=True)
-@click.option("--offset", default=0, show_default=True)
-@click.option("--carrier", "carriers", multiple=True, help="Ask only these (repeatable).")
-@click.option("--account", "account_id", default=None, help="Searching account id.")
-@click.option("--reseller", "reseller_id", default=None, help="Its reseller's account id.")
-@click.option("--country", default="US", show_default=True)
-@click.option("--store", is_flag=True, help="Keep the results as discovery documents.")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-def search_cmd(app: App, prefix: str, quantity: int, offset: int, carriers: tuple[str, ...],
-               account_id: str | None, reseller_id: str | None, country: str, store: bool,
-               as_json: bool) -> None:
-    """Find numbers at every selected carrier at once."""
-    from .search import Search
-
-    result = Search(app.couch, app.config).find(
-        prefix, quantity, offset, list(carriers) or None, account_id, reseller_id, country,
-        store)
-    lines = [f"{e['number']}  " + ", ".join(f"{o['carrier']} ({o['state']})"
-                                           for o in e["offers"]) for e in result.numbers]
-    lines.append(f"{len(result.numbers)} of {result.total} numbers for {result.prefix}"
-                 + (f"; stored {result.stored} discovery documents" if store else ""))
-    lines += [f"  {c}: {r}" for c, r in result.errors.items()]
-    lines += [f"  {c}: no answer in time" for c in result.timed_out]
-    emit(result.to_json(), as_json, "\n".join(lines))
-
-
-@cli.command("check")
-@click.argument("numbers", nargs=-1, required=True)
-@click.option("--carrier", "carriers", multiple=True)
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-def check_cmd(app: App, numbers: tuple[str, ...], carriers: tuple[str, ...],
-              as_json: bool) -> None:
-    """Ask the carriers about NUMBERS (check_numbers)."""
-    from .search import Search
-
-    out = Search(app.couch, app.config).check(list(numbers), list(carriers) or None)
-    emit(out, as_json, "\n".join(f"{n}  {s}" for n, s in out.items()))
-
-
-@cli.command("simulate")
-@click.argument("carrier")
-@click.option("--port", default=0, help="Loopback port (default: any free one).")
-@click.option("--latency", default=0.0, help="Seconds added to every answer.")
-@click.pass_obj
-def simulate(app: App, carrier: str, port: int, latency: float) -> None:
-    """Run CARRIER's API simulator (or `all`) until Ctrl-C; prints the config to use."""
-    from .simulators import simulators
-
-    known = simulators()
-    names = sorted(known) if carrier == "all" else [carrier.removeprefix("knm_")]
-    for name in names:
-        if name not in known:
-            raise KzError(f"no simulator for {carrier!r}", "available: " + ", ".join(known))
-    running = []
-    for i, name in enumerate(names):
-        sim = known[name]()
-        sim.faults.latency = latency
-        sim.start(port=port + i if port else 0)
-        running.append(sim)
-        click.echo(f"{name} simulator on {sim.url}: kzcarrier config set number_manager.{name} "
-                   f"api_url {sim.url}/origination (user {getattr(sim, 'user', '')}, token "
-                   f"{getattr(sim, 'token', '')})")
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    for sim in running:
-        sim.stop()
-
-
-@cli.group()
-def sync() -> None:
-    """Live beside an existing KAZOO cluster: pull, push, replicate, verify."""
-
-
-def _other(url: str) -> Couch:
-    return Couch(url)
-
-
-def _copy(source: Couch, target: Couch, dry_run: bool, as_json: bool) -> None:
-    from .sync.pull import Copier
-
-    copier = Copier(source, target, dry_run=dry_run)
-    with click.progressbar(length=copier.total(), label="syncing", file=sys.stderr,
-                           hidden=as_json) as bar:
-        copier.progress = bar.update
-        report = copier.run()
-    data = report.to_json()
-    verb = "would copy" if dry_run else "copied"
-    lines = [f"{report.databases} databases: {verb} {report.copied}, skipped {report.skipped} "
-             f"unchanged, deleted {report.deleted}, converted {report.converted} 3.x "
-             f"summaries, failed {len(report.failed)}"]
-    lines += [f"  failed {d}/{i}: {r}" for d, i, r in report.failed]
-    emit(data, as_json, "\n".join(lines))
-    if report.failed:
-        sys.exit(EXIT_ERROR)
-
-
-@sync.command("pull")
-@click.option("--from", "source_url", required=True, help="The KAZOO cluster's CouchDB URL.")
-@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-def sync_pull(app: App, source_url: str, dry_run: bool, as_json: bool) -> None:
-    """Copy KAZOO's number data into kzcarrier's CouchDB (resumable, idempotent)."""
-    _copy(_other(source_url), app.couch, dry_run, as_json)
-
-
-@sync.command("push")
-@click.option("--to", "target_url", required=True, help="The KAZOO cluster's CouchDB URL.")
-@click.option("--dry-run", is_flag=True)
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-def sync_push(app: App, target_url: str, dry_run: bool, as_json: bool) -> None:
-    """Copy kzcarrier's number data into a KAZOO cluster's CouchDB."""
-    _copy(app.couch, _other(target_url), dry_run, as_json)
-
-
-@sync.command("verify")
-@click.option("--kazoo", "kazoo_url", required=True, help="The KAZOO cluster's CouchDB URL.")
-@click.option("--fix", "do_fix", is_flag=True, help="Repair the side named by --side.")
-@click.option("--side", type=click.Choice(["kzcarrier", "kazoo"]), default="kzcarrier",
-              show_default=True, help="Whose account copies are checked, and which is fixed.")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-def sync_verify(app: App, kazoo_url: str, do_fix: bool, side: str, as_json: bool) -> None:
-    """Compare both sides number by number; with --fix, repair one side."""
-    from .sync.verify import fix, verify
-
-    kazoo = _other(kazoo_url)
-    diffs = verify(kazoo, app.couch, side)
-    changes = fix(kazoo, app.couch, diffs, side) if do_fix and diffs else []
-    data = {"differences": [d.to_json() for d in diffs], "fixed": changes}
-    lines = [d.line() for d in diffs] or ["no differences"]
-    if changes:
-        lines.append(f"fixed on the {side} side: {len(changes)} change(s)")
-        lines += [f"  {c['number']}: {c.get('fixed') or c.get('left')}" for c in changes]
-    emit(data, as_json, "\n".join(lines))
-    if diffs and not do_fix:
-        sys.exit(EXIT_ERROR)
-
-
-@sync.command("replicate")
-@click.option("--kazoo", "kazoo_url", required=True, help="The KAZOO cluster's CouchDB URL.")
-@click.option("--direction", type=click.Choice(["pull", "push", "both"]), default="both",
-              show_default=True)
-@click.option("--follow", is_flag=True, help="Keep adding replications for new databases.")
-@click.option("--interval", default=30.0, show_default=True, help="Seconds between --follow checks.")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-def sync_replicate(app: App, kazoo_url: str, direction: str, follow: bool, interval: float,
-                   as_json: bool) -> None:
-    """Set up continuous replication with CouchDB's replicator (_replicator documents)."""
-    from .sync.replicate import ensure
-
-    kazoo = _other(kazoo_url)
-    while True:
-        result = ensure(kazoo, app.couch, direction)
-        emit(result, as_json, f"replications: {len(result['created'])} created, "
-             f"{len(result['updated'])} updated, {len(result['unchanged'])} unchanged")
-        if not follow:
-            return
-        time.sleep(interval)
-
-
-@sync.command("status")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-def sync_status(app: App, as_json: bool) -> None:
-    """Each kzcarrier replication's state (from _scheduler/docs)."""
-    from .sync.replicate import status as replication_status
-
-    rows = replication_status(app.couch)
-    lines = [f"{r['id']:<40} {r['state']:<12} {r['source']} -> {r['target']}" for r in rows]
-    emit(rows, as_json, "\n".join(lines) or "no kzcarrier replications on this server")
-
-
 @cli.command()
 @click.option("--port", default=15984, show_default=True, help="Loopback port to serve on.")
 @click.option("--data", "data_dir", default=".kzcarrier", show_default=True,
@@ -538,6 +334,13 @@ def up(app: App, port: int, data_dir: Path, no_demo: bool) -> None:
             sim.stop()
     finally:
         server.stop()
+
+
+from .cli_carriers import check_cmd, search_cmd, simulate  # noqa: E402  (registered below)
+from .cli_sync import sync  # noqa: E402
+
+for _command in (search_cmd, check_cmd, simulate, sync):
+    cli.add_command(_command)
 
 
 def main() -> None:
