@@ -24,7 +24,8 @@ from .document import LOCAL_MODULES, PhoneNumber
 from .errors import (AssignFailure, DocConflict, Forbidden, InvalidStateTransition, KnmError,
                      KzError, NotFound, NumberExists, NumberIsPorting, Unspecified)
 from .numbers import NumberRules, is_account_id
-from .ops_model import TOMBSTONE_KEYS, Hooks, Options, Outcome, Plan, PlanFn, Result
+from .ops_model import (TOMBSTONE_KEYS, Hooks, Options, Outcome, Plan, PlanFn, Result,
+                        SaveConflict)
 from .store import NumberStore
 
 __all__ = ["Ops", "Options", "Outcome", "Result", "Hooks", "Plan"]
@@ -89,14 +90,13 @@ class Ops:
         result = Result(operation, opts.dry_run)
         nums = self.parse(numbers, result)
         pending = list(nums)
-        for attempt in range(SAVE_ATTEMPTS):
+        for attempt in range(SAVE_ATTEMPTS if self.hooks.replan_on_conflict else 1):
             if not pending:
                 break
             plans = self._plan_all(pending, opts, plan, result, must_exist, read_auth)
             pending = self._execute(plans, opts, result)
         for num in pending:
-            result.outcomes[num] = Outcome(num, error=Unspecified(
-                "database_error", "conflict: the document kept changing during the operation"))
+            result.outcomes[num] = Outcome(num, error=SaveConflict())
         if opts.dry_run and self.hooks.quote:
             result.charges = charges.quote(self, [o for o in result.successes.values()], opts)
         return result

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from .auth import SYSTEM
 from .document import PhoneNumber
-from .errors import KzError
+from .errors import KzError, Unspecified
 
 @dataclass(frozen=True)
 class Options:
@@ -112,15 +112,26 @@ class Hooks:
     preloaded: documents the caller has just read (with their `_rev`): used instead of a
         fetch on the first pass; a conflict makes the next pass fetch them again.
     quote: whether a dry run prices its outcome (the engine's planning pass does not).
+    replan_on_conflict: False makes a save conflict the number's outcome (`SaveConflict`)
+        instead of a re-read and re-plan (the engine re-reads the request itself).
     """
 
     finish: Callable[[PhoneNumber, "Outcome"], None] | None = None
     carrier_done: dict[str, dict[str, Any]] = field(default_factory=dict)
     gate: Callable[[str], Any] | None = None
     order_reference: str | None = None
+    replan_on_conflict: bool = True
     preloaded: dict[str, dict[str, Any]] = field(default_factory=dict)
     quote: bool = True
 
 
 # Fields of a number document that survive its hard delete, on the tombstone.
 TOMBSTONE_KEYS = ("pvt_request", "pvt_request_state", "pvt_transitions")
+
+
+class SaveConflict(Unspecified):
+    """The number's document changed while the operation ran, more often than it retries."""
+
+    def __init__(self) -> None:
+        super().__init__("database_error",
+                         "conflict: the document kept changing during the operation")

@@ -24,6 +24,7 @@ from .document import PhoneNumber
 from .errors import (CouchUnavailable, DocConflict, Invalid, KzError, StorageError)
 from .numbers import NumberRules, number_db
 from .ops import Hooks, Ops, Options, Outcome
+from .ops_model import SaveConflict
 from .protocol import RetryPolicy
 
 log = logging.getLogger("kzcarrier.engine")
@@ -146,10 +147,14 @@ class Processor:
         claimed["from_state"] = planned.from_state
         claimed["carrier"] = planned.module_name
         doc["pvt_request_state"] = claimed
-        doc["_rev"] = self.couch.put(db, doc)  # 409 -> DocConflict -> re-read
+        # Without a carrier call there is nothing to do exactly once but the write itself:
+        # the outcome is written at the read _rev, and a concurrent writer makes it a 409.
+        fast = intent is None
+        if not fast:
+            doc["_rev"] = self.couch.put(db, doc)  # 409 -> DocConflict -> re-read
         started = time.monotonic()
         try:
-            status = self._act(db, doc, op, opts, claimed, previous, policy, at)
+            status = self._act(db, doc, op, opts, claimed, previous, policy, at, fast)
         except (CouchUnavailable, StorageError) as exc:
             status = self._retry_or_fail(db, doc_id, claimed, exc, policy)
         log.info(json.dumps({
@@ -162,9 +167,9 @@ class Processor:
 
     def _act(self, db: str, doc: dict[str, Any], op: str, opts: Options,
              claimed: dict[str, Any], previous: dict[str, Any], policy: RetryPolicy,
-             at: float) -> str:
+             at: float, fast: bool = False) -> str:
         hooks = Hooks(gate=self.gate, order_reference=claimed["id"],
-                      preloaded={doc["_id"]: doc})
+                      preloaded={doc["_id"]: doc}, replan_on_conflict=not fast)
         hooks.finish = lambda pn, outcome: self._finish(pn, outcome, claimed)
         intent = previous.get("intent")
         if intent is not None and previous.get("status") == protocol.RUNNING:
@@ -186,9 +191,11 @@ class Processor:
         outcome = result.outcomes.get(doc["_id"]) or next(iter(result.outcomes.values()))
         if outcome.error is None:
             return "completed"
+        if fast and isinstance(outcome.error, SaveConflict):
+            raise DocConflict(f"{doc['_id']} changed while its request ran", 409)
         if outcome.error.transient:
             return self._retry_or_fail(db, doc["_id"], claimed, outcome.error, policy)
-        return self._fail(db, doc, claimed, outcome.error, self.clock(), mine=True)
+        return self._fail(db, doc, claimed, outcome.error, self.clock(), mine=not fast)
 
     # --- writing the outcome -------------------------------------------------------------
 

@@ -222,3 +222,32 @@ def test_a_bug_on_one_document_fails_it_and_the_engine_goes_on(loaded, acme):
     assert "acme client bug" in st["error"]["cause"]
     assert st["intent"]["action"] == "acquire"     # a retry asks the carrier first
     assert get(c, "+14155550110")["pvt_state"] == "in_service"
+
+
+def test_two_workers_racing_on_a_request_without_carrier_call_complete_it_once(loaded):
+    """No claim is written when no carrier is called: the outcome's own write at the read
+    _rev is what makes it once."""
+    import threading
+
+    from kzcarrier.processor import Processor
+
+    c = loaded.couch
+    for i in range(20):
+        request(c, f"+1555123{i:04d}", "create", auth_by=MASTER, assign_to=CHILD)
+    docs = {f"+1555123{i:04d}": c.get("numbers/+1555", f"+1555123{i:04d}") for i in range(20)}
+    results = []
+
+    def work(name):
+        p = Processor(c, loaded.config, name)
+        for num, doc in docs.items():
+            results.append(p.process("numbers/+1555", num, dict(doc)))
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("completed") == 20            # each request completed once
+    for num in docs:
+        doc = c.get("numbers/+1555", num)
+        assert doc["pvt_state"] == "in_service" and len(doc["pvt_transitions"]) == 1
