@@ -336,10 +336,10 @@ def up(app: App, port: int, data_dir: Path, no_demo: bool) -> None:
         server.stop()
 
 
-from .cli_carriers import check_cmd, search_cmd, simulate  # noqa: E402  (registered below)
+from .cli_carriers import check_cmd, search_cmd, simulate, stock  # noqa: E402
 from .cli_sync import sync  # noqa: E402
 
-for _command in (search_cmd, check_cmd, simulate, sync):
+for _command in (search_cmd, check_cmd, simulate, stock, sync):
     cli.add_command(_command)
 
 

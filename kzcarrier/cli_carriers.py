@@ -83,3 +83,22 @@ def simulate(app: App, carrier: str, port: int, latency: float) -> None:
     stop.wait()
     for sim in running:
         sim.stop()
+
+
+@click.command("stock")
+@click.argument("carrier")
+@click.option("--area-code", required=True, help="Area code (national digits) to buy in.")
+@click.option("--quantity", default=1, show_default=True)
+@click.option("--country", default="US", show_default=True)
+@click.pass_obj
+def stock(app: App, carrier: str, area_code: str, quantity: int, country: str) -> None:
+    """Buy numbers into CARRIER's account ahead of search (carriers that sell from stock,
+    such as voxbone); they are then found by `kzcarrier search`."""
+    from . import carriers
+    from .carriers import CarrierContext
+
+    c = carriers.load(carrier, CarrierContext(couch=app.couch, config=app.config))
+    if not hasattr(c, "buy_stock"):
+        raise KzError(f"{c.name} sells numbers individually; search and buy them instead")
+    bought = c.buy_stock(area_code, quantity, country)
+    emit(bought, False, "\n".join(bought) + f"\nbought {len(bought)} numbers at {c.name}")

@@ -24,6 +24,8 @@ CREDENTIALS = {
     "simwood": lambda s: {"numbers_api_url": f"{s.url}/v3/numbers",
                           "simwood_account_id": s.account, "auth_username": s.user,
                           "auth_password": s.password},
+    "voxbone": lambda s: {"api_url": f"{s.url}/ws-voxbone/services/rest",
+                          "api_username": s.user, "api_password": s.password},
     "voip_innovations": lambda s: {"api_url": f"{s.url}/Services/APIService.asmx",
                                    "login": s.login, "password": s.secret,
                                    "endpoint_group": "demo"},

@@ -169,3 +169,43 @@ def test_buy_and_release_through_the_engine(app, name, other, vitelity, simwood,
     request(app.couch, num, "release")
     run_once(app.couch, app.config)
     assert sims[name].record.releases == [{"number": num}]
+
+
+@pytest.fixture
+def voxbone(app):
+    from kzcarrier.simulators.voxbone import VoxboneSimulator
+    sim = VoxboneSimulator().start()
+    yield sim, configure(app, "voxbone", api_url=f"{sim.url}/ws-voxbone/services/rest",
+                         api_username=sim.user, api_password=sim.password)
+    sim.stop()
+
+
+def test_voxbone_search_never_buys_stock_is_explicit(app, voxbone):
+    from click.testing import CliRunner
+
+    from kzcarrier.cli import cli
+
+    sim, c = voxbone
+    assert c.find_numbers("+1256", 15, {}) == {}          # nothing owned: nothing found
+    assert sim.record.orders == []                         # and nothing bought
+    out = CliRunner().invoke(cli, ["--couch-url", app.settings.couch_url, "stock", "voxbone",
+                                   "--area-code", "256", "--quantity", "15"])
+    assert out.exit_code == 0, out.output
+    assert "bought 15 numbers at knm_voxbone" in out.output
+    found = c.find_numbers("+1256", 15, {})                 # KAZOO's voxbone test
+    assert len(found) == 15 and all(n.startswith("+1256") for n in found)
+    assert len(sim.record.orders) == 15
+    num = sorted(found)[0]
+    request(app.couch, num, "create", module_name="knm_voxbone", assign_to=CHILD,
+            state="reserved")
+    run_once(app.couch, app.config)
+    assert app.couch.get(f"numbers/{num[:5]}", num)["pvt_state"] == "reserved"
+    assert num not in c.find_numbers("+1256", 15, {})       # in use: no longer offered
+    request(app.couch, num, "release")
+    run_once(app.couch, app.config)
+    assert sim.record.releases == [{"number": num}]
+    with pytest.raises(ByCarrier, match="not in the account"):
+        c.acquire_number(pn(num, "knm_voxbone"))
+    out = CliRunner().invoke(cli, ["--couch-url", app.settings.couch_url, "stock", "telnyx",
+                                   "--area-code", "256"])
+    assert out.exit_code == 1 and "individually" in out.output

@@ -187,7 +187,9 @@ def simulators() -> dict[str, type[Simulator]]:
     from .telnyx import TelnyxSimulator
     from .vitelity import VitelitySimulator
     from .voip_innovations import VoipInnovationsSimulator
+    from .voxbone import VoxboneSimulator
 
     return {"telnyx": TelnyxSimulator, "bandwidth2": Bandwidth2Simulator,
             "other": OtherSimulator, "vitelity": VitelitySimulator,
-            "simwood": SimwoodSimulator, "voip_innovations": VoipInnovationsSimulator}
+            "simwood": SimwoodSimulator, "voip_innovations": VoipInnovationsSimulator,
+            "voxbone": VoxboneSimulator}
