@@ -73,6 +73,12 @@ class Simulator:
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
 
+    @staticmethod
+    def basic_auth_ok(req: Request, user: str, password: str) -> bool:
+        import base64
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return req.headers.get("authorization") == f"Basic {token}"
+
     # --- to implement --------------------------------------------------------------------
 
     def route(self, req: Request) -> tuple[int, Any, dict[str, str]]:

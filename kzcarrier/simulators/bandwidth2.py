@@ -49,9 +49,7 @@ class Bandwidth2Simulator(Simulator):
             return None
 
     def route(self, req: Request) -> tuple[int, Any, dict[str, str]]:
-        import base64
-        expected = "Basic " + base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
-        if req.headers.get("authorization") != expected:
+        if not self.basic_auth_ok(req, self.user, self.password):
             return 401, self._error(401, "authentication"), {}
         base = f"/v1.0/accounts/{self.account_id}/"
         if not req.path.startswith(base):

@@ -17,9 +17,7 @@ class SimwoodSimulator(Simulator):
         self.account, self.user, self.password = account, user, password
 
     def route(self, req: Request) -> tuple[int, Any, dict[str, str]]:
-        import base64
-        expected = "Basic " + base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
-        if req.headers.get("authorization") != expected:
+        if not self.basic_auth_ok(req, self.user, self.password):
             return 401, {"error": "unauthorized"}, {}
         parts = [unquote(p) for p in req.path.strip("/").split("/")]
         if self.account not in parts:

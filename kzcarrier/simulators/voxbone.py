@@ -26,9 +26,7 @@ class VoxboneSimulator(Simulator):
         return self._next
 
     def route(self, req: Request) -> tuple[int, Any, dict[str, str]]:
-        import base64
-        expected = "Basic " + base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
-        if req.headers.get("authorization") != expected:
+        if not self.basic_auth_ok(req, self.user, self.password):
             return 401, {"errors": [{"apiErrorMessage": "authentication"}]}, {}
         path = req.path[len(BASE):] if req.path.startswith(BASE) else req.path
         q = {k: v[0] for k, v in req.query.items()}
