@@ -45,13 +45,18 @@ def schema(kind: str) -> dict[str, Any]:
     return by_kind[kind]
 
 
-def problems(kind: str, document: Any, pointer: str = "") -> list[tuple[str, str]]:
-    """Every validation error as (dotted field path, message), most specific first."""
+@lru_cache(maxsize=None)
+def _validator(kind: str, pointer: str) -> Draft202012Validator:
     registry, _ = _registry()
     target = schema(kind)
     if pointer:
         target = {"$ref": f"{target['$id']}#{pointer}"}
-    validator = Draft202012Validator(target, registry=registry)
+    return Draft202012Validator(target, registry=registry)
+
+
+def problems(kind: str, document: Any, pointer: str = "") -> list[tuple[str, str]]:
+    """Every validation error as (dotted field path, message), most specific first."""
+    validator = _validator(kind, pointer)
     out = []
     for err in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
         path = ".".join(str(p) for p in err.absolute_path)
