@@ -39,6 +39,12 @@ DEFAULT_CLASSIFIERS: dict[str, dict[str, Any]] = {
     "unknown": {"regex": r"^(.*)$", "friendly_name": "Unknown"},
 }
 
+# ITU dial codes of the countries a search may name (knm_iso3166a2_itu, the ones used).
+DIALCODES = {"US": "+1", "CA": "+1", "GB": "+44", "FR": "+33", "DE": "+49", "ES": "+34",
+             "IT": "+39", "NL": "+31", "BE": "+32", "AU": "+61", "MX": "+52", "BR": "+55"}
+# US toll-free NPAs, as the default `tollfree_us` classifier lists them (88x narrowed to 888).
+US_TOLLFREE_NPAS = frozenset({"800", "822", "833", "844", "855", "866", "877", "888"})
+
 # What a stored number `_id` must look like: "+" then 4 to 15 digits (E.164 allows 15;
 # five characters is the least a number database name can be built from).
 E164 = re.compile(r"^\+\d{4,15}$")

@@ -21,10 +21,8 @@ from .config import NUMBER_MANAGER, Config
 from .couch import Couch
 from .document import PhoneNumber, now_gregorian
 from .errors import KzError, StorageError
-from .numbers import NumberRules, number_db
+from .numbers import DIALCODES, NumberRules, number_db
 
-DIALCODES = {"US": "+1", "CA": "+1", "GB": "+44", "FR": "+33", "DE": "+49", "ES": "+34",
-             "IT": "+39", "NL": "+31", "BE": "+32", "AU": "+61", "MX": "+52", "BR": "+55"}
 DAY = 86400
 
 

@@ -13,10 +13,9 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import ByCarrier
+from ..numbers import DIALCODES, US_TOLLFREE_NPAS
 from .http import HttpCarrier
 
-TOLLFREE_NPAS = {"800", "888", "877", "866", "855", "844", "833", "822"}
-DIALCODES = {"US": "+1", "CA": "+1", "GB": "+44", "FR": "+33", "DE": "+49"}
 
 
 class Telnyx(HttpCarrier):
@@ -34,7 +33,7 @@ class Telnyx(HttpCarrier):
     def find_numbers(self, prefix: str, quantity: int, options: dict[str, Any],
                      ) -> dict[str, dict[str, Any]]:
         digits = prefix.lstrip("+")
-        if prefix.startswith("+1") and digits[1:4] in TOLLFREE_NPAS:
+        if prefix.startswith("+1") and digits[1:4] in US_TOLLFREE_NPAS:
             kind, desc = 3, {"prefix": digits[1:4]}
         elif prefix.startswith("+1") and len(digits) >= 4:
             desc = {"npa": digits[1:4]}

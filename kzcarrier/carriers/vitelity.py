@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from ..errors import ByCarrier
-from ..numbers import NumberRules
+from ..numbers import US_TOLLFREE_NPAS, NumberRules
 from .http import HttpCarrier
 
 RULES = NumberRules()
@@ -49,7 +49,7 @@ class Vitelity(HttpCarrier):
         npan = prefix[2:] if prefix.startswith("+1") else prefix.lstrip("+")
         extra = {k: cfg.get(k) for k in ("withrates", "type", "provider", "cnam")}
         if options.get("tollfree") or RULES.classify(prefix) == "tollfree_us" or \
-                npan[:3] in ("800", "888", "877", "866", "855", "844", "833"):
+                npan[:3] in US_TOLLFREE_NPAS:
             root = self._call({"cmd": "listtollfree", "limit": quantity})
         elif len(npan) <= 3:
             root = self._call({"npa": npan, "cmd": "listnpa", **extra})

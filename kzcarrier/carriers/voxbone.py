@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ByCarrier
-from ..numbers import number_db
+from ..numbers import US_TOLLFREE_NPAS, number_db
 from .http import HttpCarrier
 
 HOSTS = {"production": "api.voxbone.com", "sandbox": "sandbox.voxbone.com",
          "beta": "beta.voxbone.com"}
 A3 = {"US": "USA", "CA": "CAN", "GB": "GBR", "FR": "FRA", "DE": "DEU", "BE": "BEL"}
-TOLLFREE = {"800", "888", "877", "866", "855", "844", "833"}
 
 
 class Voxbone(HttpCarrier):
@@ -64,7 +63,7 @@ class Voxbone(HttpCarrier):
     def buy_stock(self, area_code: str, quantity: int, country: str = "US",
                   reference: str | None = None) -> list[str]:
         """Buy `quantity` DIDs of `area_code` into the account (cheapest groups first)."""
-        kind = "TOLL_FREE" if area_code[:3] in TOLLFREE else "GEOGRAPHIC"
+        kind = "TOLL_FREE" if area_code[:3] in US_TOLLFREE_NPAS else "GEOGRAPHIC"
         groups = self.request("GET", "inventory/didgroup", **self._kw(
             didType=kind, countryCodeA3=A3.get(country.upper(), "USA"),
             areaCode=area_code)).get("didGroups") or []

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
+from ..numbers import US_TOLLFREE_NPAS
 from . import Request, Simulator
 
-TOLLFREE = {"800", "888", "877", "866", "855", "844", "833", "822"}
 # International area codes, as the GB fixture answers them.
 AREA_CODES = {"GB": [("1631", "Oban"), ("1432", "Hereford"), ("1224", "Aberdeen"),
                      ("1382", "Dundee"), ("1603", "Norwich")]}
@@ -62,7 +62,7 @@ class TelnyxSimulator(Simulator):
             nxx = str(desc.get("nxx") or "")
             if len(npa) != 3 or not npa.isdigit():
                 return 400, {"message": "bad_request: npa"}, {}
-            cost = "10.00000" if npa in TOLLFREE else "1.00000"
+            cost = "10.00000" if npa in US_TOLLFREE_NPAS else "1.00000"
             found = []
             for i in range(10000):
                 tail = f"{nxx or str(200 + (i // 10000) % 800)}{i:04d}"[-7:]
