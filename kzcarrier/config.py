@@ -8,7 +8,6 @@ document: kzcarrier can run against a KAZOO cluster's config without touching it
 """
 from __future__ import annotations
 
-import copy
 import json
 import re
 import time
@@ -18,6 +17,7 @@ from . import schemas
 from .couch import Couch
 from .document import now_gregorian
 from .errors import ConfigError, DocNotFound
+from .json_copy import copy_json
 from .numbers import account_db, is_account_id
 
 SYSTEM_CONFIG = "system_config"
@@ -70,22 +70,24 @@ class Config:
         # every request. A write through this object drops the cache at once.
         self.ttl = ttl
         self._cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+        self._sections: dict[str, tuple[float, dict[str, Any]]] = {}
 
     def _read(self, db: str, doc_id: str) -> dict[str, Any] | None:
         key = (db, doc_id)
         hit = self._cache.get(key)
         now = time.monotonic()
         if hit is not None and now - hit[0] < self.ttl:
-            return copy.deepcopy(hit[1])
+            return copy_json(hit[1])
         try:
             doc = self.couch.get(db, doc_id, missing_ok=True)
         except DocNotFound:
             doc = None
         self._cache[key] = (now, doc)
-        return copy.deepcopy(doc)
+        return copy_json(doc)
 
     def invalidate(self) -> None:
         self._cache.clear()
+        self._sections.clear()
 
     def check_category(self, category: str) -> None:
         known = [NUMBER_MANAGER] + [f"{NUMBER_MANAGER}.{c}" for c in self.carriers]
@@ -103,17 +105,23 @@ class Config:
         return schemas.section_defaults(schema_kind(category))
 
     def section(self, category: str) -> dict[str, Any]:
-        """The effective section: built-in defaults < `default` < this node's section."""
-        doc = self.document(category) or {}
-        out = self.builtin(category)
-        out.update(doc.get("default") or {})
-        if self.node and isinstance(doc.get(self.node), dict):
-            out.update(doc[self.node])
-        return out
+        """The effective section: built-in defaults < `default` < this node's section. A
+        fresh dict each call; nested values are shared with the cache: do not modify them
+        (`get` returns copies)."""
+        hit = self._sections.get(category)
+        now = time.monotonic()
+        if hit is None or now - hit[0] >= self.ttl:
+            doc = self.document(category) or {}
+            out = self.builtin(category)
+            out.update(doc.get("default") or {})
+            if self.node and isinstance(doc.get(self.node), dict):
+                out.update(doc[self.node])
+            hit = self._sections[category] = (now, out)
+        return dict(hit[1])
 
     def get(self, category: str, key: str, default: Any = None) -> Any:
         value = self.section(category).get(key)
-        return copy.deepcopy(default if value is None else value)
+        return copy_json(default if value is None else value)
 
     def set(self, category: str, key: str, value: Any, node: str | None = None) -> dict[str, Any]:
         """Set `key` in the `default` (or `node`) section; validated, conflict-safe."""

@@ -9,6 +9,7 @@ ApiException and connection failures become kzcarrier's StorageError family here
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,7 +23,9 @@ from ibm_cloud_sdk_core.authenticators import BasicAuthenticator, NoAuthAuthenti
 from ibmcloudant.cloudant_v1 import CloudantV1
 
 from . import couch_compat
+from .couch_batch import GroupCommit
 from .errors import CouchUnavailable, DocConflict, DocNotFound, StorageError
+from .json_copy import copy_json
 from .numbers import NUMBERS_PREFIX
 
 DEFAULT_TIMEOUT = 30.0
@@ -102,6 +105,17 @@ def classify_db(db: str) -> str:
     return db
 
 
+def _environment_once(session: requests.Session, base: str) -> None:
+    """What requests reads from the environment on every call (proxies, CA bundle), read
+    once for the one server this session talks to: it cost more than the request."""
+    proxies = requests.utils.get_environ_proxies(base)
+    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    session.trust_env = False
+    session.proxies.update(proxies)
+    if ca_bundle and session.verify is True:
+        session.verify = ca_bundle
+
+
 class Couch:
     """A connection to one CouchDB-compatible server."""
 
@@ -115,6 +129,7 @@ class Couch:
         self._local = threading.local()
         self._known: set[str] = set()
         self._missing: dict[str, float] = {}  # db -> when it was last seen missing
+        self._group = GroupCommit(BULK_CHUNK)
 
     @property
     def client(self) -> CloudantV1:
@@ -127,6 +142,7 @@ class Couch:
             client = CloudantV1(authenticator=auth)
             client.set_service_url(self._base)
             client.set_http_config({"timeout": self.timeout})
+            _environment_once(client.get_http_client(), self._base)
             self._local.client = client
         return client
 
@@ -277,13 +293,19 @@ class Couch:
             raise
 
     def put(self, db: str, doc: dict[str, Any]) -> str:
-        """Write `doc` at its `_rev` (none: create). Returns the new rev; 409 -> DocConflict."""
+        """Write `doc` at its `_rev` (none: create). Returns the new rev; 409 -> DocConflict.
+        Documents go through the group commit (one `_bulk_docs` with concurrent writers)."""
+        what = f"put {doc['_id']} into {db}"
         if doc["_id"].startswith(DESIGN):
-            result = self._call(f"put {doc['_id']} into {db}", self.client.put_design_document,
-                                self._db(db), doc["_id"][len(DESIGN):], doc, headers=JSON)
-        else:
-            result = self._call(f"put {doc['_id']} into {db}", self.client.put_document,
-                                self._db(db), doc["_id"], doc)
+            result = self._call(what, self.client.put_design_document, self._db(db),
+                                doc["_id"][len(DESIGN):], doc, headers=JSON)
+            return result["rev"]
+        result = self.bulk_save(db, [doc])[0]
+        if result.get("error") == "conflict":
+            raise DocConflict(f"{what}: conflict", 409, result.get("reason", ""))
+        if result.get("error"):
+            status = 403 if result["error"] in ("forbidden", "unauthorized") else 400
+            raise StorageError(f"{what}: {result['error']}", status, result.get("reason", ""))
         return result["rev"]
 
     def delete(self, db: str, doc_id: str, rev: str) -> str:
@@ -306,13 +328,15 @@ class Couch:
         return out
 
     def bulk_save(self, db: str, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """`_bulk_docs`; one result per document: `{id, rev}` or `{id, error, reason}`."""
+        """`_bulk_docs`; one result per document: `{id, rev}` or `{id, error, reason}`.
+        Concurrent callers writing to the same database share requests (`couch_batch`)."""
+        def send(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return self._call(f"save {len(batch)} documents into {db}",
+                              self.client.post_bulk_docs, self._db(db), {"docs": batch})
+
         results: list[dict[str, Any]] = []
         for start in range(0, len(docs), BULK_CHUNK):
-            chunk = docs[start:start + BULK_CHUNK]
-            results.extend(self._call(f"save {len(chunk)} documents into {db}",
-                                      self.client.post_bulk_docs, self._db(db),
-                                      {"docs": chunk}))
+            results.extend(self._group.save(db, docs[start:start + BULK_CHUNK], send))
         return results
 
     def update(self, db: str, doc_id: str,
@@ -324,7 +348,7 @@ class Couch:
         write, or None to write nothing. Returns what was written (with its new `_rev`)."""
         for attempt in range(attempts):
             current = self.get(db, doc_id, missing_ok=True)
-            wanted = change(json.loads(json.dumps(current)) if current else None)
+            wanted = change(copy_json(current) if current else None)
             if wanted is None:
                 return None
             wanted["_id"] = doc_id

@@ -8,11 +8,11 @@ reference/kazoo-number-docs.md) over those kept fields. See design_docs/number-d
 """
 from __future__ import annotations
 
-import copy
 import time
 from enum import Enum
 from typing import Any
 
+from .json_copy import copy_json
 from .numbers import encode_db, number_db
 
 GREGORIAN_UNIX_OFFSET = 62167219200  # seconds from 0000-01-01 to 1970-01-01
@@ -109,7 +109,7 @@ class PhoneNumber:
         self.order_reference: str | None = None
         self.migrations = migrations or []
         # Empty optional fields the stored document spelled out: kept as they were.
-        self._stored_empties = {k: copy.deepcopy(doc[k]) for k in _OPTIONAL
+        self._stored_empties = {k: copy_json(doc[k]) for k in _OPTIONAL
                                 if k in doc and is_empty(doc[k])}
 
     # --- reading -------------------------------------------------------------------------
@@ -128,7 +128,7 @@ class PhoneNumber:
     @classmethod
     def from_json(cls, stored: dict[str, Any], available_module_name: str = "knm_local",
                   ) -> "PhoneNumber":
-        doc = copy.deepcopy(stored)
+        doc = copy_json(stored)
         done: list[str] = []
 
         if "pvt_state" not in doc and "pvt_number_state" in doc:
@@ -178,7 +178,7 @@ class PhoneNumber:
 
         for key in LEGACY_E911:
             if key in doc and "e911" not in doc:
-                doc["e911"] = copy.deepcopy(doc[key])
+                doc["e911"] = copy_json(doc[key])
                 done.append(f"public {key} copied to e911")
 
         used_by = doc.get("used_by")
@@ -232,9 +232,9 @@ class PhoneNumber:
                        lambda self, v: self._set("pvt_used_by", v))
     reserve_history = property(lambda self: list(self._doc.get("pvt_reserve_history") or []),
                                lambda self, v: self._set("pvt_reserve_history", list(v)))
-    features = property(lambda self: copy.deepcopy(self._doc.get("pvt_features") or {}),
+    features = property(lambda self: copy_json(self._doc.get("pvt_features") or {}),
                         lambda self, v: self._set("pvt_features", dict(v)))
-    carrier_data = property(lambda self: copy.deepcopy(self._doc.get("pvt_carrier_data") or {}),
+    carrier_data = property(lambda self: copy_json(self._doc.get("pvt_carrier_data") or {}),
                             lambda self, v: self._set("pvt_carrier_data", dict(v or {})))
     ported_in = property(lambda self: bool(self._doc.get("pvt_ported_in")),
                          lambda self, v: self._set("pvt_ported_in", bool(v)))
@@ -269,7 +269,7 @@ class PhoneNumber:
 
     @property
     def public_fields(self) -> dict[str, Any]:
-        return {k: copy.deepcopy(v) for k, v in self._doc.items()
+        return {k: copy_json(v) for k, v in self._doc.items()
                 if not k.startswith("_") and not k.startswith("pvt_")}
 
     def set_public_fields(self, fields: dict[str, Any]) -> None:
@@ -281,17 +281,17 @@ class PhoneNumber:
         for key, value in fields.items():
             if key.startswith("_") or key.startswith("pvt_"):
                 continue
-            self._set(key, copy.deepcopy(value))
+            self._set(key, copy_json(value))
 
     def adopt(self, placeholder: "PhoneNumber") -> None:
         """Take over a placeholder document (only `_id`, `_rev` and a request): its
         revision and every field this new number does not set itself."""
         for key, value in placeholder._doc.items():
             if key not in self._doc:
-                self._doc[key] = copy.deepcopy(value)
+                self._doc[key] = copy_json(value)
 
     def get(self, key: str, default: Any = None) -> Any:
-        return copy.deepcopy(self._doc.get(key, default))
+        return copy_json(self._doc.get(key, default))
 
     def set_private(self, key: str, value: Any) -> None:
         """Set a kzcarrier-owned private field (pvt_request_state, ...) without dirtying it."""
@@ -304,7 +304,7 @@ class PhoneNumber:
 
     def to_json(self) -> dict[str, Any]:
         """The 4.x/5.x document: always-written fields set, empty optional ones left out."""
-        doc = copy.deepcopy(self._doc)
+        doc = copy_json(self._doc)
         doc["pvt_type"] = "number"
         doc["pvt_db_name"] = encode_db(self.db)
         for key in _OPTIONAL:

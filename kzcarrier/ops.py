@@ -154,7 +154,7 @@ class Ops:
                               to_state="deleted" if p.delete else p.pn.state,
                               assigned_to=None if p.delete else p.pn.assigned_to,
                               module_name=p.pn.module_name, carrier_action=action,
-                              deleted=p.delete, changed=p.changed, doc=p.pn.to_json())
+                              deleted=p.delete, changed=p.changed, number_doc=p.pn)
             result.outcomes[num] = outcome
             if finish is not None:
                 finish(p.pn, outcome)
@@ -174,7 +174,7 @@ class Ops:
             for num, err in report.failed.items():
                 result.outcomes[num].error = err
             for num, pn in report.saved.items():
-                result.outcomes[num].doc = pn.to_json()
+                result.outcomes[num].number_doc = pn
         for num in retry:
             result.outcomes.pop(num, None)
         return retry

@@ -43,7 +43,12 @@ class Outcome:
     carrier_action: str | None = None   # "acquire" | "disconnect" | None
     deleted: bool = False
     changed: bool = True
-    doc: dict[str, Any] | None = None
+    number_doc: PhoneNumber | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def doc(self) -> dict[str, Any] | None:
+        """The number document as written (or, on a dry run, as it would be)."""
+        return self.number_doc.to_json() if self.number_doc is not None else None
 
     @property
     def ok(self) -> bool:

@@ -60,7 +60,7 @@ class Processor:
         self.gate = gate
         self.clock = clock
 
-    def _policy(self) -> RetryPolicy:
+    def policy(self) -> RetryPolicy:
         return RetryPolicy.from_config(self.config.section(NUMBER_MANAGER))
 
     def process(self, db: str, doc_id: str, doc: dict[str, Any] | None = None) -> str:
@@ -105,7 +105,7 @@ class Processor:
         at = self.clock()
         if protocol.due_at(doc, self.worker) > at:  # the watcher runs one pass per doc
             return "busy"
-        policy = self._policy()
+        policy = self.policy()
         previous = protocol.own_state(doc) or {}
         rid = protocol.request_id(doc)
         if rid is None:
@@ -157,20 +157,25 @@ class Processor:
             status = self._act(db, doc, op, opts, claimed, previous, policy, at, fast)
         except (CouchUnavailable, StorageError) as exc:
             status = self._retry_or_fail(db, doc_id, claimed, exc, policy)
+        self.log_transition(db, doc_id, claimed, planned, status, started)
+        return status
+
+    def log_transition(self, db: str, doc_id: str, claimed: dict[str, Any], planned: Outcome,
+                       status: str, started: float) -> None:
+        """The one structured line per transition (no secrets: no options, no carrier data)."""
         log.info(json.dumps({
-            "event": "request", "db": db, "number": doc_id, "request_id": rid,
-            "operation": op, "from": planned.from_state, "to": planned.to_state,
-            "status": status, "carrier": planned.module_name,
+            "event": "request", "db": db, "number": doc_id, "request_id": claimed["id"],
+            "operation": claimed["operation"], "from": planned.from_state,
+            "to": planned.to_state, "status": status, "carrier": planned.module_name,
             "attempt": claimed["attempts"], "worker": self.worker,
             "duration_ms": round((time.monotonic() - started) * 1000, 1)}))
-        return status
 
     def _act(self, db: str, doc: dict[str, Any], op: str, opts: Options,
              claimed: dict[str, Any], previous: dict[str, Any], policy: RetryPolicy,
              at: float, fast: bool = False) -> str:
         hooks = Hooks(gate=self.gate, order_reference=claimed["id"],
                       preloaded={doc["_id"]: doc}, replan_on_conflict=not fast)
-        hooks.finish = lambda pn, outcome: self._finish(pn, outcome, claimed)
+        hooks.finish = lambda pn, outcome: self.finish(pn, outcome, claimed)
         intent = previous.get("intent")
         if intent is not None and previous.get("status") == protocol.RUNNING:
             # The previous owner died after recording the intent: ask before acting.
@@ -199,7 +204,7 @@ class Processor:
 
     # --- writing the outcome -------------------------------------------------------------
 
-    def _finish(self, pn: PhoneNumber, outcome: Outcome, claimed: dict[str, Any]) -> None:
+    def finish(self, pn: PhoneNumber, outcome: Outcome, claimed: dict[str, Any]) -> None:
         """Called by the operation just before it writes the number: record the outcome in
         the same revision."""
         at = self.clock()
@@ -209,7 +214,8 @@ class Processor:
         final.pop("intent", None)
         if outcome.carrier_action:
             final["carrier_action"] = outcome.carrier_action
-        by = ((protocol.request_of(pn.to_json()) or {}).get("options") or {}).get("auth_by")
+        req = pn.get("pvt_request")
+        by = ((req if isinstance(req, dict) else {}).get("options") or {}).get("auth_by")
         pn.set_private("pvt_request_state", final)
         pn.set_private("pvt_transitions", protocol.append_transition(
             pn.get("pvt_transitions"), protocol.transition_entry(final, to, by or "system", at)))

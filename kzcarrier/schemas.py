@@ -45,10 +45,26 @@ def schema(kind: str) -> dict[str, Any]:
     return by_kind[kind]
 
 
+def _inline(node: Any, by_id: dict[str, dict[str, Any]]) -> Any:
+    """`node` with each `$ref` to another whole schema replaced by that schema's body (when
+    it has no references of its own): resolving references on every validation was most
+    of what validating a number document cost."""
+    if isinstance(node, list):
+        return [_inline(v, by_id) for v in node]
+    if not isinstance(node, dict):
+        return node
+    target = by_id.get(node.get("$ref", ""))
+    if target is not None and len(node) == 1 and "$ref" not in json.dumps(target):
+        return {k: v for k, v in target.items() if k not in ("$id", "$schema")}
+    return {k: _inline(v, by_id) for k, v in node.items()}
+
+
 @lru_cache(maxsize=None)
 def _validator(kind: str, pointer: str) -> Draft202012Validator:
-    registry, _ = _registry()
+    registry, by_kind = _registry()
     target = schema(kind)
+    if not pointer:
+        target = _inline(target, {s["$id"]: s for s in by_kind.values()})
     if pointer:
         target = {"$ref": f"{target['$id']}#{pointer}"}
     return Draft202012Validator(target, registry=registry)

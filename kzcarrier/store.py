@@ -67,17 +67,19 @@ class NumberStore:
         by_db: dict[str, list[PhoneNumber]] = {}
         for pn in numbers:
             by_db.setdefault(pn.db, []).append(pn)
+        bodies: dict[str, dict[str, Any]] = {}
         for db, pns in by_db.items():
             self.couch.ensure_db(db)
+            docs = [pn.to_json() for pn in pns]
             try:
-                results = self.couch.bulk_save(db, [pn.to_json() for pn in pns])
+                results = self.couch.bulk_save(db, docs)
             except StorageError as exc:
                 if exc.status != 404:
                     raise
                 self.couch.forget_db(db)  # deleted behind our back: create it again
                 self.couch.ensure_db(db)
-                results = self.couch.bulk_save(db, [pn.to_json() for pn in pns])
-            for pn, result in zip(pns, results):
+                results = self.couch.bulk_save(db, docs)
+            for pn, doc, result in zip(pns, docs, results):
                 if result.get("error") == "conflict":
                     report.conflicts.append(pn.number)
                 elif result.get("error"):
@@ -85,18 +87,19 @@ class NumberStore:
                         "database_error", f"{result['error']}: {result.get('reason', '')}")
                 else:
                     pn.set_private("_rev", result["rev"])
+                    bodies[pn.number] = doc
                     report.saved[pn.number] = pn
         for num, pn in list(report.saved.items()):
             try:
-                self._sync_account_copies(pn)
+                self._sync_account_copies(pn, bodies[num])
             except (StorageError, KzError) as exc:
                 report.failed[num] = AssignFailure(str(exc))
         return report
 
-    def _sync_account_copies(self, pn: PhoneNumber) -> None:
+    def _sync_account_copies(self, pn: PhoneNumber, doc: dict[str, Any]) -> None:
         owner, previous = pn.assigned_to, pn.previously_assigned_to
         if owner and is_account_id(owner):
-            self.put_account_copy(account_db(owner), pn.to_json())
+            self.put_account_copy(account_db(owner), doc)
         if previous and previous != owner and is_account_id(previous):
             self.delete_copy(account_db(previous), pn.number)
 

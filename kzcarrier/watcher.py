@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from . import protocol
+from .batch import Batch
 from .carriers import short_name
 from .config import Config
 from .couch import Couch
@@ -54,6 +55,7 @@ class WatchSettings:
     steal_after: float = 10.0
     idle_sleep_max: float = 0.5
     batch: int = 500
+    group_size: int = 100
     purge_every: int = 20
 
 
@@ -101,8 +103,10 @@ class Watcher:
         self.settings = settings or WatchSettings()
         self.worker = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.processor = Processor(couch, config, self.worker, gate=Gates(config))
+        self.batch = Batch(self.processor)
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self.ready = threading.Event()  # set when the first sweep has offered its work
         self._pool = ThreadPoolExecutor(self.settings.pool_size, thread_name_prefix="kzc")
         self._inflight: dict[tuple[str, str], Future[str]] = {}
         self._lock = threading.Lock()
@@ -128,7 +132,8 @@ class Watcher:
         self._refresh_dbs()
         if not once:
             self._start_db_updates()
-        next_sweep = next_dbs = next_beat = 0.0
+            threading.Thread(target=self._sweep_loop, daemon=True, name="kzc-sweep").start()
+        next_dbs = next_beat = 0.0
         sleep = 0.01
         try:
             while not self._stop.is_set():
@@ -143,15 +148,13 @@ class Watcher:
                     while self._poll_feeds():
                         pass  # read every feed to its end: it sees what no index lists
                     pending = self._sweep()
+                    self.ready.set()
                     self._wait_inflight()
                     if not pending and not self._inflight:
                         return 0
                     self._stop.wait(0.05)
                     continue
                 active = self._poll_feeds()
-                if now >= next_sweep:
-                    self._sweep()
-                    next_sweep = now + self.settings.sweep_interval
                 self._advance_checkpoints()
                 sleep = 0.01 if active else min(self.settings.idle_sleep_max, sleep * 2)
                 self._wake.wait(sleep)
@@ -235,14 +238,9 @@ class Watcher:
             except StorageError as exc:
                 log.warning("changes of %s: %s", db, exc)
                 continue
-            futures = []
-            for row in page.results:
-                doc = row.get("doc") or {}
-                if row.get("deleted") or not protocol.is_pending(doc):
-                    continue
-                fut = self._offer(db, doc)
-                if fut is not None:
-                    futures.append(fut)
+            docs = [row["doc"] for row in page.results
+                    if not row.get("deleted") and protocol.is_pending(row.get("doc") or {})]
+            futures = self._offer_page(db, docs)
             if page.results and page.last_seq != feed.read_seq:
                 active = True
                 feed.batches.append((page.last_seq, futures))
@@ -266,6 +264,17 @@ class Watcher:
                 log.warning("checkpoint of %s: %s", db, exc)
 
     # --- sweep ---------------------------------------------------------------------------
+
+    def _sweep_loop(self) -> None:
+        """The live watcher's sweep runs beside the feeds: a view that takes seconds to
+        bring up to date (many changed documents) does not hold up the fast path."""
+        while not self._stop.is_set():
+            try:
+                self._sweep()
+            except Exception as exc:  # a failed sweep is retried at the next interval
+                log.exception("sweep: %s", exc)
+            self.ready.set()
+            self._stop.wait(self.settings.sweep_interval)
 
     def _sweep(self) -> int:
         """Offer every unfinished request that is due; returns how many are unfinished.
@@ -299,6 +308,14 @@ class Watcher:
             return hashlib.sha1(f"{worker}/{doc_id}".encode()).digest()
         return max(self._live_workers, key=score)
 
+    def _mine(self, key: tuple[str, str]) -> bool:
+        """Whether this worker takes the request now (call with the lock held): its own
+        share, or another's that has waited `steal_after`."""
+        if self._owner(key[1]) == self.worker:
+            return True
+        first = self._first_seen.setdefault(key, time.monotonic())
+        return time.monotonic() - first >= self.settings.steal_after
+
     def _offer(self, db: str, doc: dict[str, Any]) -> Future[str] | None:
         if self._stop.is_set():
             return None
@@ -306,13 +323,66 @@ class Watcher:
         with self._lock:
             if key in self._inflight:
                 return self._inflight[key]
-            if self._owner(doc["_id"]) != self.worker:
-                first = self._first_seen.setdefault(key, time.monotonic())
-                if time.monotonic() - first < self.settings.steal_after:
-                    return None
-            fut = self._pool.submit(self._process, db, doc["_id"], doc)
+            if not self._mine(key):
+                return None
+            try:
+                fut = self._pool.submit(self._process, db, doc["_id"], doc)
+            except RuntimeError:  # the pool is shutting down
+                return None
             self._inflight[key] = fut
             return fut
+
+    def _offer_page(self, db: str, docs: list[dict[str, Any]]) -> list[Future[Any]]:
+        """A feed page's pending requests, in groups for `Batch` (requests that call no
+        carrier, together); the rest of each group is then offered one by one. Returns the
+        futures the page's checkpoint waits for (the list grows as groups hand work on)."""
+        futures: list[Future[Any]] = []
+        if self._stop.is_set():
+            return futures
+        with self._lock:
+            mine = []
+            for doc in docs:
+                key = (db, doc["_id"])
+                if key in self._inflight:
+                    futures.append(self._inflight[key])
+                elif self._mine(key):
+                    mine.append(doc)
+            size = self.settings.group_size
+            for start in range(0, len(mine), size):
+                group = mine[start:start + size]
+                fut = self._pool.submit(self._process_group, db, group, futures)
+                futures.append(fut)
+                for doc in group:
+                    self._inflight[(db, doc["_id"])] = fut
+        return futures
+
+    def _process_group(self, db: str, docs: list[dict[str, Any]],
+                       futures: list[Future[Any]]) -> None:
+        ids = [doc["_id"] for doc in docs]
+        try:
+            result = self.batch.process(db, docs)
+            single = list(zip(result.single_ids, result.single))
+        except Exception as exc:  # the engine never dies on one page: one by one instead
+            log.exception("group of %d requests in %s: %s", len(docs), db, exc)
+            single, result = [(doc["_id"], doc) for doc in docs], None
+        with self._lock:
+            for doc_id in ids:
+                self._inflight.pop((db, doc_id), None)
+                self._first_seen.pop((db, doc_id), None)
+            if result is not None:
+                self.counts["completed"] = (self.counts.get("completed", 0)
+                                            + len(result.statuses))
+            for doc_id, doc in single:
+                if self._stop.is_set():  # not started: the checkpoint must stay before it
+                    futures.append(Future())
+                    break
+                try:
+                    fut = self._pool.submit(self._process, db, doc_id, doc)
+                except RuntimeError:  # the pool is shutting down
+                    futures.append(Future())
+                    break
+                self._inflight[(db, doc_id)] = fut
+                futures.append(fut)
 
     def _process(self, db: str, doc_id: str, doc: dict[str, Any] | None = None) -> str:
         try:
@@ -325,7 +395,8 @@ class Watcher:
                 self._inflight.pop((db, doc_id), None)
                 if not self._stop.is_set():
                     self._first_seen.pop((db, doc_id), None)
-        self.counts[status] = self.counts.get(status, 0) + 1
+        with self._lock:
+            self.counts[status] = self.counts.get(status, 0) + 1
         return status
 
     def _wait_inflight(self) -> None:

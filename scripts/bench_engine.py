@@ -57,24 +57,61 @@ def with_requests(app: App, db: str, ids: list[str]) -> None:
     app.couch.bulk_save(db, docs)
 
 
-def throughput(app: App, n: int) -> None:
-    db = "numbers/+1200"
-    fresh(app, db)
-    ids = [d["_id"] for d in seed(app, db, "+1200", n, "knm_local", "available")]
-    # storage limit: read the documents and write them back, as plainly as possible
+def storage_limit(app: App, db: str) -> float:
+    """A minimal script: read the documents and write them back, as plainly as possible."""
     t0 = time.perf_counter()
     rows = app.couch.all_docs(db, start_key="+", end_key="+\ufff0")
     docs = [dict(r["doc"], touched=True) for r in rows]
     app.couch.bulk_save(db, docs)
-    storage = time.perf_counter() - t0
+    return time.perf_counter() - t0
+
+
+def all_completed(app: App, db: str, ids: list[str]) -> int:
+    states = app.couch.bulk_get(db, ids)
+    return sum(1 for d in states.values() if d["pvt_request_state"]["status"] == "completed")
+
+
+def throughput(app: App, n: int) -> None:
+    """A running watcher (its start-up sweep done): from the moment the one `_bulk_docs`
+    that writes the requests has returned until the last one is terminal."""
+    db = "numbers/+1200"
+    fresh(app, db)
+    ids = [d["_id"] for d in seed(app, db, "+1200", n, "knm_local", "available")]
+    storage = storage_limit(app, db)
+    watcher = Watcher(app.couch, app.config, WatchSettings(pool_size=32))
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    watcher.ready.wait(120)
+    current = app.couch.bulk_get(db, ids)
+    for doc in current.values():
+        doc["pvt_request"] = {"id": uuid.uuid4().hex, "operation": "move",
+                              "options": {"assign_to": ACCOUNT}}
+    app.couch.bulk_save(db, list(current.values()))
+    t0 = time.perf_counter()
+    while watcher.counts.get("completed", 0) + watcher.counts.get("failed", 0) < n:
+        time.sleep(0.002)
+    engine = time.perf_counter() - t0
+    watcher.stop()
+    thread.join(60)
+    done = all_completed(app, db, ids)
+    print(f"throughput: {n} requests in {engine:.2f}s ({n / engine:.0f}/s, {done} completed); "
+          f"storage read+rewrite {storage:.3f}s; ratio {storage / engine:.3f} (target >= 0.5)")
+
+
+def throughput_once(app: App, n: int) -> None:
+    """`watch --once` started after the requests are written: start-up and the sweep's
+    view build over every changed document included."""
+    db = "numbers/+1203"
+    fresh(app, db)
+    ids = [d["_id"] for d in seed(app, db, "+1203", n, "knm_local", "available")]
+    storage = storage_limit(app, db)
     with_requests(app, db, ids)
     t0 = time.perf_counter()
     Watcher(app.couch, app.config, WatchSettings(pool_size=32)).run(once=True)
     engine = time.perf_counter() - t0
-    states = app.couch.bulk_get(db, ids)
-    done = sum(1 for d in states.values() if d["pvt_request_state"]["status"] == "completed")
-    print(f"throughput: {n} requests in {engine:.2f}s ({n / engine:.0f}/s, {done} completed); "
-          f"storage read+rewrite {storage:.3f}s; ratio {storage / engine:.3f} (target >= 0.5)")
+    done = all_completed(app, db, ids)
+    print(f"watch --once: {n} requests in {engine:.2f}s ({done} completed, start-up included); "
+          f"ratio to storage {storage / engine:.3f}")
 
 
 def latency(app: App, n: int) -> None:
@@ -144,6 +181,7 @@ def main() -> None:
         app = App(Settings(couch_url=url))
         print(f"server: {app.couch.profile.vendor} {app.couch.profile.version}")
         throughput(app, 200 if quick else 2000)
+        throughput_once(app, 200 if quick else 2000)
         latency(app, 20 if quick else 100)
         carrier_hiding(app, 100 if quick else 500)
     finally:

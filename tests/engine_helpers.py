@@ -36,6 +36,20 @@ def request(couch: Couch, num: str, operation: str, rid: str | None = None, **op
     return rid
 
 
+def count_bulk_requests(couch: Couch, monkeypatch) -> list[tuple[str, int]]:
+    """From now on, every `_bulk_docs` request `couch` sends: (database, documents)."""
+    seen: list[tuple[str, int]] = []
+    original = couch._call
+
+    def counting(what, fn, *args, **kwargs):
+        if what.startswith("save "):
+            seen.append((what.rsplit(" into ", 1)[1], len(args[1]["docs"])))
+        return original(what, fn, *args, **kwargs)
+
+    monkeypatch.setattr(couch, "_call", counting)
+    return seen
+
+
 def run_once(couch: Couch, config, **kw) -> Watcher:
     w = Watcher(couch, config, FAST, **kw)
     assert w.run(once=True) == 0

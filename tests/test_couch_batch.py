@@ -1,0 +1,88 @@
+"""Group commit: concurrent writers share `_bulk_docs` requests, each keeps its own result."""
+import threading
+import time
+
+from engine_helpers import count_bulk_requests
+from kzcarrier.couch_batch import GroupCommit
+from kzcarrier.errors import DocConflict
+
+DB = "numbers/+1415"
+
+
+def test_concurrent_writers_share_requests_and_keep_their_own_results(couch, monkeypatch):
+    couch.create_db(DB)
+    stale = {f"+1415555{i:04d}": couch.put(DB, {"_id": f"+1415555{i:04d}"}) for i in range(10)}
+    for num in stale:  # moved on since: writing at the old rev must conflict
+        couch.put(DB, {"_id": num, "_rev": stale[num], "edited": True})
+    sent = count_bulk_requests(couch, monkeypatch)
+    start = threading.Barrier(50)
+    outcome = {}
+
+    def write(i):
+        num = f"+1415555{i:04d}"
+        start.wait()
+        try:
+            if num in stale:
+                outcome[num] = couch.put(DB, {"_id": num, "_rev": stale[num], "lost": True})
+            else:
+                outcome[num] = couch.put(DB, {"_id": num, "writer": i})
+        except DocConflict:
+            outcome[num] = "conflict"
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sizes = [n for _, n in sent]
+    assert sum(sizes) == 50 and len(sizes) < 25      # shared, every document sent once
+    assert [outcome[n] for n in stale] == ["conflict"] * 10
+    for i in range(10, 50):
+        num = f"+1415555{i:04d}"
+        doc = couch.get(DB, num)
+        assert (doc["_rev"], doc["writer"]) == (outcome[num], i)   # its own rev back
+    assert all("lost" not in couch.get(DB, n) for n in stale)
+
+
+def test_a_failed_request_reaches_every_writer_in_it_and_leadership_moves_on():
+    group = GroupCommit(max_docs=2)
+    in_flight, release = threading.Event(), threading.Event()
+    sent = []
+
+    def send(docs):
+        sent.append([d["_id"] for d in docs])
+        if len(sent) == 1:
+            in_flight.set()
+            release.wait(5)
+            return [{"id": d["_id"], "rev": "1-a"} for d in docs]
+        raise ConnectionError("server went away")
+
+    first = {}
+    leader = threading.Thread(target=lambda: first.update(r=group.save("db", [{"_id": "a"}],
+                                                                      send)))
+    leader.start()
+    assert in_flight.wait(5)
+    errors = []
+
+    def follower(name):
+        try:
+            group.save("db", [{"_id": name}], send)
+        except ConnectionError as exc:
+            errors.append((name, str(exc)))
+
+    followers = [threading.Thread(target=follower, args=(n,)) for n in ("b", "c", "d")]
+    for t in followers:
+        t.start()
+    deadline = time.monotonic() + 5
+    while len(group._queues["db"].waiting) < 3 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    release.set()
+    leader.join(5)
+    for t in followers:
+        t.join(5)
+    assert first["r"] == [{"id": "a", "rev": "1-a"}]      # the leader got its own answer
+    assert sent == [["a"], ["b", "c"], ["d"]]    # the followers went together, 2 at most
+    assert sorted(errors) == [(n, "server went away") for n in ("b", "c", "d")]
+    # nothing is left waiting and the next writer sends at once
+    assert group.save("db", [{"_id": "e"}], lambda docs: [{"id": "e", "rev": "1-e"}]) == [
+        {"id": "e", "rev": "1-e"}]
