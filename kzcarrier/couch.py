@@ -331,8 +331,9 @@ class Couch:
         """`_bulk_docs`; one result per document: `{id, rev}` or `{id, error, reason}`.
         Concurrent callers writing to the same database share requests (`couch_batch`)."""
         def send(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return self._call(f"save {len(batch)} documents into {db}",
-                              self.client.post_bulk_docs, self._db(db), {"docs": batch})
+            results = self._call(f"save {len(batch)} documents into {db}",
+                                 self.client.post_bulk_docs, self._db(db), {"docs": batch})
+            return self.profile.bulk_results(batch, results)
 
         results: list[dict[str, Any]] = []
         for start in range(0, len(docs), BULK_CHUNK):

@@ -6,7 +6,8 @@ its database sends at once (no added latency when idle), and writers that arrive
 is in flight queue up and go together in the next `_bulk_docs`, each getting back its own
 per-document results. Nothing changes for the caller: every document is still written at
 the `_rev` it carries, a conflict is still that document's conflict, and a failure of the
-request reaches every writer whose documents were in it.
+request reaches every writer whose documents were in it. One request never carries the
+same `_id` twice, so each answer is matched to its writer by `_id`.
 
 Leadership passes from writer to writer: whoever sends also returns, so no thread works
 for others forever and none is needed in the background.
@@ -63,11 +64,15 @@ class GroupCommit:
 
     def _send(self, queue: _Queue, send: Send) -> None:
         with self._lock:
-            batch, size = [], 0
-            while queue.waiting and (not batch or size + len(queue.waiting[0].docs)
-                                     <= self.max_docs):
+            batch, size, ids = [], 0, set()
+            while queue.waiting:
+                nxt = queue.waiting[0]
+                nxt_ids = {d.get("_id") for d in nxt.docs} - {None}
+                if batch and (size + len(nxt.docs) > self.max_docs or ids & nxt_ids):
+                    break  # full, or the same document twice: the next request takes it
                 batch.append(queue.waiting.pop(0))
-                size += len(batch[-1].docs)
+                size += len(nxt.docs)
+                ids |= nxt_ids
         try:
             results = send([doc for e in batch for doc in e.docs])
         except BaseException as exc:  # every writer in the request learns of it

@@ -11,7 +11,10 @@ differs in ways a client cannot paper over with "safe" requests alone:
 * its `_changes` has no `pending`, and ignores `timeout` on longpoll (never answers when
   idle): a longpoll is emulated with short `feed=normal` reads until the deadline;
 * `filter=_selector` crashes it, and it has no `_db_updates`: callers ask the profile
-  (`selector_filter`, `db_updates`) and use a view / `_all_dbs` polling instead.
+  (`selector_filter`, `db_updates`) and use a view / `_all_dbs` polling instead;
+* its `_bulk_docs` answers in its own order (conflicts may come first), where CouchDB
+  answers in the order of the request: `bulk_results` puts them back by `_id` (the group
+  commit never sends one `_id` twice in a request, so the match is exact).
 
 The profile is chosen from the server's own identification (`GET /`), never configured.
 """
@@ -53,6 +56,22 @@ class ServerProfile:
         if isinstance(seq, int) and isinstance(current, int) and seq > current:
             return 0
         return seq
+
+    def bulk_results(self, docs: list[dict[str, Any]], results: list[dict[str, Any]],
+                     ) -> list[dict[str, Any]]:
+        """`_bulk_docs` results in the order of `docs` (a no-op on CouchDB's answers)."""
+        by_id: dict[Any, list[dict[str, Any]]] = {}
+        for result in results:
+            by_id.setdefault(result.get("id"), []).append(result)
+        if len(results) != len(docs) or any(d.get("_id") is None for d in docs):
+            return results
+        ordered = []
+        for doc in docs:
+            matches = by_id.get(doc["_id"])
+            if not matches:
+                return results  # not an answer to these documents: leave it as it came
+            ordered.append(matches.pop(0))
+        return ordered
 
     def since(self, seq: Any) -> str:
         """Sequences are opaque; the SDK wants a string, pouch's integers included."""

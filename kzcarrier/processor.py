@@ -155,6 +155,8 @@ class Processor:
         started = time.monotonic()
         try:
             status = self._act(db, doc, op, opts, claimed, previous, policy, at, fast)
+        except DocConflict:
+            raise  # the request is no longer as claimed: re-read and decide again
         except (CouchUnavailable, StorageError) as exc:
             status = self._retry_or_fail(db, doc_id, claimed, exc, policy)
         self.log_transition(db, doc_id, claimed, planned, status, started)
@@ -175,7 +177,10 @@ class Processor:
              at: float, fast: bool = False) -> str:
         hooks = Hooks(gate=self.gate, order_reference=claimed["id"],
                       preloaded={doc["_id"]: doc}, replan_on_conflict=not fast)
-        hooks.finish = lambda pn, outcome: self.finish(pn, outcome, claimed)
+        # With a claim, a save conflict re-reads and re-plans inside the operation (the
+        # carrier's answer is kept): the outcome may be written only while the claim holds.
+        expect = None if fast else claimed
+        hooks.finish = lambda pn, outcome: self.finish(pn, outcome, claimed, expect)
         intent = previous.get("intent")
         if intent is not None and previous.get("status") == protocol.RUNNING:
             # The previous owner died after recording the intent: ask before acting.
@@ -204,9 +209,14 @@ class Processor:
 
     # --- writing the outcome -------------------------------------------------------------
 
-    def finish(self, pn: PhoneNumber, outcome: Outcome, claimed: dict[str, Any]) -> None:
+    def finish(self, pn: PhoneNumber, outcome: Outcome, claimed: dict[str, Any],
+               expect: dict[str, Any] | None = None) -> None:
         """Called by the operation just before it writes the number: record the outcome in
-        the same revision."""
+        the same revision. `expect`: the claim the document must still carry (else another
+        worker or the user has taken the request over: DocConflict)."""
+        if expect is not None and pn.get("pvt_request_state") != expect:
+            raise DocConflict(f"{pn.number}: request {claimed['id']} is no longer claimed by "
+                              f"{self.worker}", 409)
         at = self.clock()
         to = "deleted" if outcome.deleted else outcome.to_state
         final = protocol.terminal(claimed, "completed", at, to_state=to,

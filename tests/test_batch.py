@@ -45,6 +45,7 @@ def test_a_page_of_local_requests_is_planned_and_written_together(loaded, acme, 
     handed_back = sorted(zip(result.single_ids, [d["_rev"] for d in result.single]))
     assert handed_back == sorted((d["_id"], d["_rev"]) for d in docs[-4:])   # as read
     assert [n for db, n in sent if db == DB] == [30]      # one write for the 30 numbers
+    assert [n for db, n in sent if db == acct_db(CHILD)] == [30]   # one for their copies
     assert acme.CALLS == []
     for num, before in zip(LOCAL, docs):
         doc = c.get(DB, num)

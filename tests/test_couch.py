@@ -1,10 +1,12 @@
 """The storage layer against the real test server (or KZCARRIER_TEST_COUCH_URL)."""
+import os
 import threading
 
 import pytest
 
 from kzcarrier import couch_compat
-from kzcarrier.couch import Couch, split_credentials, redact
+from kzcarrier.couch import Couch, redact, split_credentials
+from kzcarrier.embedded import EmbeddedServer
 from kzcarrier.errors import CouchUnavailable, DocConflict, DocNotFound, StorageError
 
 DB = "numbers/+1415"
@@ -151,3 +153,54 @@ def test_compat_seam_maps_names_one_to_one():
     assert pouch.physical("numbers/+1415") != pouch.physical("numbers+1415")
     assert real.longpoll_timeout and not pouch.longpoll_timeout
     assert pouch.since(3) == "3" and real.since("3-g1AA") == "3-g1AA"
+
+
+@pytest.fixture
+def on_disk_url(tmp_path):
+    """The server by URL, else an embedded one on disk (leveldb: where pouch reorders)."""
+    if os.environ.get("KZCARRIER_TEST_COUCH_URL"):
+        yield os.environ["KZCARRIER_TEST_COUCH_URL"]
+        return
+    server = EmbeddedServer(tmp_path / "couch").start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def test_bulk_save_answers_in_the_order_of_the_request(on_disk_url):
+    """CouchDB answers `_bulk_docs` in request order; pouch on disk, under concurrent
+    writes, not always. Callers match answers by position: the seam restores the order."""
+    import random
+
+    couch = Couch(on_disk_url)
+    couch.delete_db(DB)
+    couch.create_db(DB)
+    nums = [f"+1415555{i:04d}" for i in range(200)]
+    first = {r["id"]: r["rev"] for r in couch.bulk_save(DB, [{"_id": n} for n in nums])}
+    misordered = []
+
+    def writer(seed):
+        own, rnd = Couch(on_disk_url), random.Random(seed)   # its own requests
+        for _ in range(30):
+            pick = rnd.sample(nums, 8)
+            results = own.bulk_save(DB, [{"_id": n, "_rev": first[n], "by": seed} for n in pick])
+            if [r["id"] for r in results] != pick:
+                misordered.append(pick)
+
+    threads = [threading.Thread(target=writer, args=(seed,)) for seed in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    couch.delete_db(DB)
+    assert misordered == []
+
+
+def test_bulk_results_are_matched_by_id_and_left_alone_when_they_cannot_be():
+    profile = couch_compat.detect({"couchdb": "Welcome", "version": "3.3.3"})
+    docs = [{"_id": "a"}, {"_id": "b"}, {"_id": "c"}]
+    shuffled = [{"id": "b", "error": "conflict"}, {"id": "c", "rev": "1"}, {"id": "a", "rev": "1"}]
+    assert [r["id"] for r in profile.bulk_results(docs, shuffled)] == ["a", "b", "c"]
+    short = shuffled[:2]
+    assert profile.bulk_results(docs, short) is short

@@ -86,3 +86,29 @@ def test_a_failed_request_reaches_every_writer_in_it_and_leadership_moves_on():
     # nothing is left waiting and the next writer sends at once
     assert group.save("db", [{"_id": "e"}], lambda docs: [{"id": "e", "rev": "1-e"}]) == [
         {"id": "e", "rev": "1-e"}]
+
+
+def test_one_request_never_carries_the_same_document_twice():
+    group = GroupCommit()
+    in_flight, release = threading.Event(), threading.Event()
+    sent = []
+
+    def send(docs):
+        sent.append([d["_id"] for d in docs])
+        if len(sent) == 1:
+            in_flight.set()
+            release.wait(5)
+        return [{"id": d["_id"], "rev": "1"} for d in docs]
+
+    first = threading.Thread(target=group.save, args=("db", [{"_id": "x"}], send))
+    first.start()
+    assert in_flight.wait(5)
+    writers = [threading.Thread(target=group.save, args=("db", [{"_id": i}], send))
+               for i in ("a", "b", "a")]
+    for t in writers:
+        t.start()
+        time.sleep(0.05)  # in this order
+    release.set()
+    for t in [first, *writers]:
+        t.join(5)
+    assert sent == [["x"], ["a", "b"], ["a"]]
