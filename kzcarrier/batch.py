@@ -3,25 +3,26 @@
 Requests that call no carrier (a `move` of a local number, `assign_to_app`, `update`, most
 `reserve`s...) need no claim: their outcome is written at the `_rev` that was read, and a
 concurrent writer turns that write into a conflict (design_docs/engine.md). Such requests
-with the same operation and options are planned together (one dry run over all of them)
-and written together (one operation, one `_bulk_docs`), each number with its own terminal
-state and transition in the same revision.
+with the same operation and options run as one operation (one plan, one `_bulk_docs`), each
+number with its own terminal state and transition in the same revision.
 
 Anything else goes back to the caller to be processed one by one by `Processor.process`:
 a request seen before (a retry, a claim), a dry run, one that fails validation or
 planning (the single path writes its error), one whose plan calls a carrier (claim with
-intent first), and any number whose write met a conflict (re-read and decided again).
+intent first: the operation here refuses carrier calls), and any number whose write met a
+conflict (re-read and decided again).
 """
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import protocol
 from .errors import KzError, StorageError
 from .ops import Hooks, Ops, Options
+from .ops_model import SaveConflict
 from .processor import Processor, validate
 
 
@@ -73,43 +74,38 @@ class Batch:
 
     def _group(self, db: str, operation: str, opts: Options, docs: list[dict[str, Any]],
                out: BatchResult) -> None:
+        """One pass of the real operation over the group. It calls no carrier
+        (`carrier_calls=False`): a number that needs one, or fails to plan, comes back
+        untouched as its outcome's error and is handed on with the document as read."""
         proc = self.processor
         by_id = {doc["_id"]: doc for doc in docs}
         started = time.monotonic()
-        try:
-            plan = Ops(proc.couch, proc.config, hooks=Hooks(preloaded=dict(by_id), quote=False)
-                       ).perform(operation, list(by_id), replace(opts, dry_run=True))
-        except (KzError, StorageError):
-            for doc_id, doc in by_id.items():
-                out.one_by_one(doc_id, doc)
-            return
         at = proc.clock()
         policy = proc.policy()
-        claims: dict[str, dict[str, Any]] = {}
-        for doc_id, doc in by_id.items():
-            planned = plan.outcomes.get(doc_id)
-            if planned is None or planned.error is not None or planned.carrier_action:
-                out.one_by_one(doc_id, doc)
-                continue
-            claimed = protocol.claim(doc, proc.worker, policy, at, None)
-            claimed.update(from_state=planned.from_state, carrier=planned.module_name)
-            claims[doc_id] = claimed
-        if not claims:
-            return
-        hooks = Hooks(preloaded={n: by_id[n] for n in claims}, replan_on_conflict=False)
-        hooks.finish = lambda pn, outcome: proc.finish(pn, outcome, claims[pn.number])
+        claims = {doc_id: protocol.claim(doc, proc.worker, policy, at, None)
+                  for doc_id, doc in by_id.items()}
+
+        def finish(pn: Any, outcome: Any) -> None:
+            claims[pn.number].update(from_state=outcome.from_state,
+                                     carrier=outcome.module_name)
+            proc.finish(pn, outcome, claims[pn.number])
+
+        hooks = Hooks(preloaded=dict(by_id), replan_on_conflict=False, carrier_calls=False,
+                      finish=finish)
         try:
             result = Ops(proc.couch, proc.config, hooks=hooks).perform(
-                operation, list(claims), opts)
+                operation, list(by_id), opts)
         except (KzError, StorageError):
-            for doc_id in claims:
+            for doc_id in by_id:  # some may be written: read them all again
                 out.one_by_one(doc_id, None)
             return
-        for doc_id, claimed in claims.items():
+        for doc_id, doc in by_id.items():
             outcome = result.outcomes.get(doc_id)
-            if outcome is None or outcome.error is not None:
+            if outcome is None or isinstance(outcome.error, SaveConflict):
                 out.one_by_one(doc_id, None)
-                continue
-            out.statuses[doc_id] = "completed"
-            proc.log_transition(db, doc_id, claimed, plan.outcomes[doc_id], "completed",
-                                started)
+            elif outcome.error is not None:
+                out.one_by_one(doc_id, doc)   # untouched: decided again on its own
+            else:
+                out.statuses[doc_id] = "completed"
+                proc.log_transition(db, doc_id, claims[doc_id], outcome, "completed",
+                                    started)

@@ -142,6 +142,10 @@ class Couch:
             client = CloudantV1(authenticator=auth)
             client.set_service_url(self._base)
             client.set_http_config({"timeout": self.timeout})
+            # Compression (the SDK gzips request bodies; pouch gzips answers) costs CPU at
+            # both ends for every request, which a LAN link to CouchDB never repays.
+            client.set_enable_gzip_compression(False)
+            client.set_default_headers({"Accept-Encoding": "identity"})
             _environment_once(client.get_http_client(), self._base)
             self._local.client = client
         return client

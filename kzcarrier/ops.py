@@ -24,8 +24,8 @@ from .document import LOCAL_MODULES, PhoneNumber
 from .errors import (AssignFailure, DocConflict, Forbidden, InvalidStateTransition, KnmError,
                      KzError, NotFound, NumberExists, NumberIsPorting, Unspecified)
 from .numbers import NumberRules, is_account_id
-from .ops_model import (TOMBSTONE_KEYS, Hooks, Options, Outcome, Plan, PlanFn, Result,
-                        SaveConflict)
+from .ops_model import (TOMBSTONE_KEYS, CarrierCallDeferred, Hooks, Options, Outcome, Plan,
+                        PlanFn, Result, SaveConflict)
 from .store import NumberStore
 
 __all__ = ["Ops", "Options", "Outcome", "Result", "Hooks", "Plan"]
@@ -185,6 +185,8 @@ class Ops:
         action = "acquire" if p.acquire else "disconnect"
         if opts.dry_run:
             return action  # planned, never performed
+        if not self.hooks.carrier_calls:
+            raise CarrierCallDeferred(p.pn.number)
         if not p.pn.module_name:
             raise Unspecified("carrier_not_specified", p.pn.number)
         carrier = self.carrier(p.pn.module_name)

@@ -119,6 +119,8 @@ class Hooks:
     quote: whether a dry run prices its outcome (the engine's planning pass does not).
     replan_on_conflict: False makes a save conflict the number's outcome (`SaveConflict`)
         instead of a re-read and re-plan (the engine re-reads the request itself).
+    carrier_calls: False makes a number that needs a carrier call fail with
+        `CarrierCallDeferred`, untouched (the engine claims it first, then calls).
     """
 
     finish: Callable[[PhoneNumber, "Outcome"], None] | None = None
@@ -128,10 +130,18 @@ class Hooks:
     replan_on_conflict: bool = True
     preloaded: dict[str, dict[str, Any]] = field(default_factory=dict)
     quote: bool = True
+    carrier_calls: bool = True
 
 
 # Fields of a number document that survive its hard delete, on the tombstone.
 TOMBSTONE_KEYS = ("pvt_request", "pvt_request_state", "pvt_transitions")
+
+
+class CarrierCallDeferred(Unspecified):
+    """The number needs a carrier call, which the caller wants to make another way."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__("carrier_call_deferred", number)
 
 
 class SaveConflict(Unspecified):

@@ -165,6 +165,8 @@ class Processor:
     def log_transition(self, db: str, doc_id: str, claimed: dict[str, Any], planned: Outcome,
                        status: str, started: float) -> None:
         """The one structured line per transition (no secrets: no options, no carrier data)."""
+        if not log.isEnabledFor(logging.INFO):
+            return
         log.info(json.dumps({
             "event": "request", "db": db, "number": doc_id, "request_id": claimed["id"],
             "operation": claimed["operation"], "from": planned.from_state,

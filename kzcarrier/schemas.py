@@ -10,12 +10,13 @@ import json
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from .errors import SchemaError
+from .schema_check import compile_check
 
 
 def resource_dir(name: str) -> Path:
@@ -70,8 +71,16 @@ def _validator(kind: str, pointer: str) -> Draft202012Validator:
     return Draft202012Validator(target, registry=registry)
 
 
+@lru_cache(maxsize=None)
+def _fast_check(kind: str, pointer: str) -> Callable[[Any], bool] | None:
+    return compile_check(_validator(kind, pointer).schema)
+
+
 def problems(kind: str, document: Any, pointer: str = "") -> list[tuple[str, str]]:
     """Every validation error as (dotted field path, message), most specific first."""
+    fast = _fast_check(kind, pointer)
+    if fast is not None and fast(document):
+        return []  # certainly valid (schema_check); otherwise jsonschema decides and words it
     validator = _validator(kind, pointer)
     out = []
     for err in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):

@@ -95,29 +95,38 @@ class NumberStore:
     def _sync_account_copies(self, saved: dict[str, PhoneNumber],
                              bodies: dict[str, dict[str, Any]]) -> dict[str, KzError]:
         """Each saved number's copy in its owner's account database, removed from the
-        previous owner's: per account database, one read and one `_bulk_docs`."""
+        previous owner's: per account database, one read and one `_bulk_docs`. A number
+        that has just changed owner most likely has no copy there yet: its copy is first
+        written without a read, and read only if that write conflicts."""
         puts: dict[str, list[str]] = {}
         drops: dict[str, list[str]] = {}
+        arriving: set[str] = set()
         for num, pn in saved.items():
             owner, previous = pn.assigned_to, pn.previously_assigned_to
             if owner and is_account_id(owner):
                 puts.setdefault(account_db(owner), []).append(num)
+                if previous != owner:
+                    arriving.add(num)
             if previous and previous != owner and is_account_id(previous):
                 drops.setdefault(account_db(previous), []).append(num)
         failed: dict[str, KzError] = {}
         for db, nums in puts.items():
-            self._copies(db, nums, bodies, failed)
+            self._copies(db, nums, bodies, failed, arriving)
         for db, nums in drops.items():
             self._copies(db, nums, None, failed)
         return failed
 
     def _copies(self, db: str, nums: list[str], bodies: dict[str, dict[str, Any]] | None,
-                failed: dict[str, KzError]) -> None:
+                failed: dict[str, KzError], arriving: set[str] = frozenset()) -> None:
         """Write (`bodies`) or delete (None) the copies of `nums` in account `db`; a copy
         that meets a concurrent edit goes through the one-by-one path."""
         try:
             if not self.couch.db_exists(db, cached=True):
                 return  # KAZOO skips the copy when the account database does not exist
+            if bodies is not None and arriving:
+                nums = self._create_copies(db, nums, bodies, arriving, failed)
+                if not nums:
+                    return
             current = self.couch.bulk_get(db, nums)
             wanted: list[dict[str, Any]] = []
             for num in nums:
@@ -146,6 +155,21 @@ class NumberStore:
                     failed[num] = AssignFailure(f"{result['error']}: {result.get('reason', '')}")
             except (StorageError, KzError) as exc:
                 failed[num] = AssignFailure(str(exc))
+
+    def _create_copies(self, db: str, nums: list[str], bodies: dict[str, dict[str, Any]],
+                       arriving: set[str], failed: dict[str, KzError]) -> list[str]:
+        """Create the copies of `arriving` numbers blind; returns what still needs a read
+        (the others, and copies that turned out to exist)."""
+        new = [num for num in nums if num in arriving]
+        results = self.couch.bulk_save(
+            db, [{k: v for k, v in bodies[num].items() if k != "_rev"} for num in new])
+        left = [num for num in nums if num not in arriving]
+        for num, result in zip(new, results):
+            if result.get("error") == "conflict":
+                left.append(num)
+            elif result.get("error"):
+                failed[num] = AssignFailure(f"{result['error']}: {result.get('reason', '')}")
+        return left
 
     def put_account_copy(self, db: str, doc: dict[str, Any]) -> None:
         """The same JSON as the number document, at the copy's own revision."""

@@ -292,13 +292,15 @@ class Watcher:
                 log.warning("sweep of %s: %s", db, exc)
                 unfinished += 1
                 continue
+            due = []
             for row in rows:
                 doc = row.get("doc") or {}
                 if not protocol.is_pending(doc):
                     continue
                 unfinished += 1
                 if protocol.due_at(doc, self.worker) <= now:
-                    self._offer(db, doc)
+                    due.append(doc)
+            self._offer_page(db, due)   # fresh ones in groups, the rest one by one
         return unfinished
 
     # --- ownership and the pool ----------------------------------------------------------
@@ -315,22 +317,6 @@ class Watcher:
             return True
         first = self._first_seen.setdefault(key, time.monotonic())
         return time.monotonic() - first >= self.settings.steal_after
-
-    def _offer(self, db: str, doc: dict[str, Any]) -> Future[str] | None:
-        if self._stop.is_set():
-            return None
-        key = (db, doc["_id"])
-        with self._lock:
-            if key in self._inflight:
-                return self._inflight[key]
-            if not self._mine(key):
-                return None
-            try:
-                fut = self._pool.submit(self._process, db, doc["_id"], doc)
-            except RuntimeError:  # the pool is shutting down
-                return None
-            self._inflight[key] = fut
-            return fut
 
     def _offer_page(self, db: str, docs: list[dict[str, Any]]) -> list[Future[Any]]:
         """A feed page's pending requests, in groups for `Batch` (requests that call no
