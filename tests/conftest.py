@@ -75,3 +75,16 @@ def loaded(app: App, fixtures_dir: Path) -> App:
     report = load_directory(app.couch, fixtures_dir / "dbs")
     assert not report.failed, report.failed
     return app
+
+
+@pytest.fixture
+def acme(monkeypatch):
+    """The third-party carrier package (tests/plugins), on the path like any installed
+    package, with its books cleared and no orders database."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent / "plugins"))
+    monkeypatch.delenv("ACME_ORDERS_URL", raising=False)
+    import kzc_acme_carrier
+    for book in (kzc_acme_carrier.CALLS, kzc_acme_carrier.FAIL, kzc_acme_carrier.TRANSIENT,
+                 kzc_acme_carrier.SOLD, kzc_acme_carrier.BOOM):
+        book.clear()
+    return kzc_acme_carrier

@@ -1,23 +1,13 @@
 """The engine's fast path for a page of its feed: fresh requests that call no carrier,
 planned and written together; everything else handed back for one by one."""
-import pytest
 
-from engine_helpers import CHILD, MASTER, PLUGINS, acct_db, count_bulk_requests, request
+from engine_helpers import CHILD, MASTER, acct_db, count_bulk_requests, request
 from kzcarrier.batch import Batch
 from kzcarrier.processor import Processor
 
 DB = "numbers/+1555"
 LOCAL = [f"+1555777{i:04d}" for i in range(30)]
 BUY, BROKEN, DRY, RETRIED = "+15557770100", "+15557770101", "+15557770102", "+15557770103"
-
-
-@pytest.fixture
-def acme(monkeypatch):
-    monkeypatch.syspath_prepend(str(PLUGINS))
-    monkeypatch.delenv("ACME_ORDERS_URL", raising=False)
-    import kzc_acme_carrier
-    kzc_acme_carrier.CALLS.clear()
-    return kzc_acme_carrier
 
 
 def page(couch, nums):

@@ -44,24 +44,33 @@ def test_concurrent_writers_share_requests_and_keep_their_own_results(couch, mon
     assert all("lost" not in couch.get(DB, n) for n in stale)
 
 
+class HeldFirstRequest:
+    """A `send` that holds the first request until released, then answers every request
+    (or, with `fail`, answers the first and fails the others). Records what each carried."""
+
+    def __init__(self, fail: Exception | None = None):
+        self.fail = fail
+        self.sent: list[list[str]] = []
+        self.in_flight, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, docs):
+        self.sent.append([d["_id"] for d in docs])
+        if len(self.sent) == 1:
+            self.in_flight.set()
+            self.release.wait(5)
+        elif self.fail is not None:
+            raise self.fail
+        return [{"id": d["_id"], "rev": "1-a"} for d in docs]
+
+
 def test_a_failed_request_reaches_every_writer_in_it_and_leadership_moves_on():
     group = GroupCommit(max_docs=2)
-    in_flight, release = threading.Event(), threading.Event()
-    sent = []
-
-    def send(docs):
-        sent.append([d["_id"] for d in docs])
-        if len(sent) == 1:
-            in_flight.set()
-            release.wait(5)
-            return [{"id": d["_id"], "rev": "1-a"} for d in docs]
-        raise ConnectionError("server went away")
-
+    send = HeldFirstRequest(fail=ConnectionError("server went away"))
     first = {}
     leader = threading.Thread(target=lambda: first.update(r=group.save("db", [{"_id": "a"}],
                                                                       send)))
     leader.start()
-    assert in_flight.wait(5)
+    assert send.in_flight.wait(5)
     errors = []
 
     def follower(name):
@@ -76,12 +85,12 @@ def test_a_failed_request_reaches_every_writer_in_it_and_leadership_moves_on():
     deadline = time.monotonic() + 5
     while len(group._queues["db"].waiting) < 3 and time.monotonic() < deadline:
         time.sleep(0.001)
-    release.set()
+    send.release.set()
     leader.join(5)
     for t in followers:
         t.join(5)
     assert first["r"] == [{"id": "a", "rev": "1-a"}]      # the leader got its own answer
-    assert sent == [["a"], ["b", "c"], ["d"]]    # the followers went together, 2 at most
+    assert send.sent == [["a"], ["b", "c"], ["d"]]    # the followers went together, 2 at most
     assert sorted(errors) == [(n, "server went away") for n in ("b", "c", "d")]
     # nothing is left waiting and the next writer sends at once
     assert group.save("db", [{"_id": "e"}], lambda docs: [{"id": "e", "rev": "1-e"}]) == [
@@ -90,25 +99,16 @@ def test_a_failed_request_reaches_every_writer_in_it_and_leadership_moves_on():
 
 def test_one_request_never_carries_the_same_document_twice():
     group = GroupCommit()
-    in_flight, release = threading.Event(), threading.Event()
-    sent = []
-
-    def send(docs):
-        sent.append([d["_id"] for d in docs])
-        if len(sent) == 1:
-            in_flight.set()
-            release.wait(5)
-        return [{"id": d["_id"], "rev": "1"} for d in docs]
-
+    send = HeldFirstRequest()
     first = threading.Thread(target=group.save, args=("db", [{"_id": "x"}], send))
     first.start()
-    assert in_flight.wait(5)
+    assert send.in_flight.wait(5)
     writers = [threading.Thread(target=group.save, args=("db", [{"_id": i}], send))
                for i in ("a", "b", "a")]
     for t in writers:
         t.start()
         time.sleep(0.05)  # in this order
-    release.set()
+    send.release.set()
     for t in [first, *writers]:
         t.join(5)
-    assert sent == [["x"], ["a", "b"], ["a"]]
+    assert send.sent == [["x"], ["a", "b"], ["a"]]

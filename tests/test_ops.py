@@ -28,16 +28,6 @@ def ops(loaded):
     return Ops(loaded.couch, loaded.config)
 
 
-@pytest.fixture
-def acme(monkeypatch):
-    """The third-party carrier package, on the path like any installed package."""
-    monkeypatch.syspath_prepend(str(PLUGINS))
-    import kzc_acme_carrier
-    for book in (kzc_acme_carrier.CALLS, kzc_acme_carrier.FAIL, kzc_acme_carrier.SOLD):
-        book.clear()
-    return kzc_acme_carrier
-
-
 def doc(app, num):
     return app.couch.get(f"numbers/{num[:5]}", num, missing_ok=True)
 

@@ -1,22 +1,11 @@
 """One request through the processor: what it may write once its claim is gone."""
 from contextlib import contextmanager
 
-import pytest
-
-from engine_helpers import CHILD, PLUGINS, db_of, request
+from engine_helpers import CHILD, db_of, request
 from kzcarrier import protocol
 from kzcarrier.processor import Processor
 
 NUM = "+14155550177"
-
-
-@pytest.fixture
-def acme(monkeypatch):
-    monkeypatch.syspath_prepend(str(PLUGINS))
-    monkeypatch.delenv("ACME_ORDERS_URL", raising=False)
-    import kzc_acme_carrier
-    kzc_acme_carrier.CALLS.clear()
-    return kzc_acme_carrier
 
 
 def test_a_claim_taken_over_during_the_carrier_call_is_not_finished_by_its_old_owner(

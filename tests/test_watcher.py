@@ -3,22 +3,11 @@ import time
 
 import pytest
 
-from engine_helpers import (CHILD, MASTER, PLUGINS, RESELLER, Background, acct_db, db_of,
+from engine_helpers import (CHILD, MASTER, RESELLER, Background, acct_db, db_of,
                             request, run_once)
 from kzcarrier.watcher import CHECKPOINT
 
 AVAILABLE, IN_SERVICE, WITH_HISTORY = "+15551239876", "+15551233322", "+15551255693"
-
-
-@pytest.fixture
-def acme(monkeypatch):
-    monkeypatch.syspath_prepend(str(PLUGINS))
-    monkeypatch.delenv("ACME_ORDERS_URL", raising=False)
-    import kzc_acme_carrier
-    for book in (kzc_acme_carrier.CALLS, kzc_acme_carrier.FAIL, kzc_acme_carrier.TRANSIENT,
-                 kzc_acme_carrier.SOLD, kzc_acme_carrier.BOOM):
-        book.clear()
-    return kzc_acme_carrier
 
 
 def get(couch, num):
