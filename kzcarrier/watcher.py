@@ -336,7 +336,10 @@ class Watcher:
             size = self.settings.group_size
             for start in range(0, len(mine), size):
                 group = mine[start:start + size]
-                fut = self._pool.submit(self._process_group, db, group, futures)
+                try:
+                    fut = self._pool.submit(self._process_group, db, group, futures)
+                except RuntimeError:  # the pool is shutting down (a late sweep)
+                    break
                 futures.append(fut)
                 for doc in group:
                     self._inflight[(db, doc["_id"])] = fut

@@ -240,3 +240,30 @@ def test_two_workers_racing_on_a_request_without_carrier_call_complete_it_once(l
     for num in docs:
         doc = c.get("numbers/+1555", num)
         assert doc["pvt_state"] == "in_service" and len(doc["pvt_transitions"]) == 1
+
+
+def test_three_live_watchers_complete_each_local_request_once(loaded):
+    """Requests that call no carrier take the group path, claimless: with three watchers on
+    the database (ownership split, then stealing), each still ends with one transition."""
+    c = loaded.couch
+    nums = [f"+1555124{i:04d}" for i in range(150)]
+    with Background(c, loaded.config, "w1") as w1, Background(c, loaded.config, "w2") as w2, \
+            Background(c, loaded.config, "w3") as w3:
+        for w in (w1, w2, w3):
+            assert w.ready.wait(30)
+        c.bulk_save("numbers/+1555", [{"_id": n, "pvt_request": {
+            "id": f"r{n}", "operation": "create",
+            "options": {"auth_by": MASTER, "assign_to": CHILD}}} for n in nums])
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            docs = c.bulk_get("numbers/+1555", nums).values()
+            if all(d.get("pvt_request_state", {}).get("status") == "completed" for d in docs):
+                break
+            time.sleep(0.1)
+        completed = [w.counts.get("completed", 0) for w in (w1, w2, w3)]
+    docs = c.bulk_get("numbers/+1555", nums)
+    for num, doc in docs.items():
+        assert (doc["pvt_state"], doc["pvt_request_state"]["status"]) == (
+            "in_service", "completed"), num
+        assert [t["request_id"] for t in doc["pvt_transitions"]] == [f"r{num}"]
+    assert sum(completed) == 150 and sum(1 for n in completed if n) >= 2   # shared work
