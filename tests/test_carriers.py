@@ -117,3 +117,21 @@ def test_managed_inventory_search_acquire_disconnect(ctx, loaded):
     ops.release(["+14155550177"], Options())
     inv = couch.get("numbers/managed", "+14155550177")
     assert inv["pvt_state"] == "available" and "pvt_assigned_to" not in inv
+
+
+def test_a_carrier_package_installed_while_running_is_found(tmp_path, monkeypatch):
+    """Entry points are read once (the engine looks a carrier up per request), but a name
+    not found looks again, so a package installed since is found without a restart."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(UnknownCarrier):
+        carriers.carrier_class("late")
+    (tmp_path / "kzc_late_carrier.py").write_text(
+        "from kzcarrier.carriers import Carrier\n\n\nclass Late(Carrier):\n    pass\n")
+    info = tmp_path / "kzc_late_carrier-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: kzc-late-carrier\n"
+                                   "Version: 0.1\n")
+    (info / "entry_points.txt").write_text("[kzcarrier.carriers]\n"
+                                          "knm_late = kzc_late_carrier:Late\n")
+    assert carriers.carrier_class("late").__name__ == "Late"
+    assert "knm_late" in carriers.available()

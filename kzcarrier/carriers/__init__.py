@@ -19,6 +19,7 @@ Failures are raised as KAZOO errors (`errors.ByCarrier` for the carrier's own fa
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Callable
@@ -142,8 +143,19 @@ class DbCarrier(Carrier):
         return None  # repeating a DB-only action is harmless: just do it again
 
 
-def _discover() -> dict[str, Any]:
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
+_found: tuple[tuple[str, ...], dict[str, Any]] | None = None
+
+
+def _discover(refresh: bool = False) -> dict[str, Any]:
+    """The installed carriers by module name. Reading every distribution's entry points
+    costs milliseconds, and the engine looks a carrier up for every request: the answer is
+    kept while `sys.path` stays the same (a name not found looks again, for a package
+    installed since)."""
+    global _found
+    key = tuple(sys.path)
+    if refresh or _found is None or _found[0] != key:
+        _found = (key, {ep.name: ep for ep in entry_points(group=GROUP)})
+    return _found[1]
 
 
 def available() -> list[str]:
@@ -153,6 +165,8 @@ def available() -> list[str]:
 def carrier_class(name: str) -> type[Carrier]:
     found = _discover()
     key = module_name(name)
+    if key not in found:
+        found = _discover(refresh=True)
     if key not in found:
         raise UnknownCarrier(name, sorted(found))
     cls = found[key].load()
