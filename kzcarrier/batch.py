@@ -29,13 +29,11 @@ from .processor import Processor, validate
 @dataclass
 class BatchResult:
     statuses: dict[str, str] = field(default_factory=dict)   # number -> "completed"
-    single: list[dict[str, Any] | None] = field(default_factory=list)  # for one by one
-    single_ids: list[str] = field(default_factory=list)
+    # for one by one: (number, the document as read, or None: read it again first)
+    single: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
 
     def one_by_one(self, doc_id: str, doc: dict[str, Any] | None) -> None:
-        """`doc` None: read it again first (it was written meanwhile)."""
-        self.single_ids.append(doc_id)
-        self.single.append(doc)
+        self.single.append((doc_id, doc))
 
 
 def _fresh(doc: dict[str, Any]) -> bool:

@@ -350,7 +350,7 @@ class Watcher:
         ids = [doc["_id"] for doc in docs]
         try:
             result = self.batch.process(db, docs)
-            single = list(zip(result.single_ids, result.single))
+            single = result.single
         except Exception as exc:  # the engine never dies on one page: one by one instead
             log.exception("group of %d requests in %s: %s", len(docs), db, exc)
             single, result = [(doc["_id"], doc) for doc in docs], None

@@ -32,7 +32,7 @@ def test_a_page_of_local_requests_is_planned_and_written_together(loaded, acme, 
     result = Batch(Processor(c, loaded.config, "w1")).process(DB, docs)
 
     assert result.statuses == {num: "completed" for num in LOCAL}
-    handed_back = sorted(zip(result.single_ids, [d["_rev"] for d in result.single]))
+    handed_back = sorted((num, doc["_rev"]) for num, doc in result.single)
     assert handed_back == sorted((d["_id"], d["_rev"]) for d in docs[-4:])   # as read
     assert [n for db, n in sent if db == DB] == [30]      # one write for the 30 numbers
     assert [n for db, n in sent if db == acct_db(CHILD)] == [30]   # one for their copies
@@ -62,7 +62,7 @@ def test_a_number_changed_after_the_page_was_read_is_decided_again(loaded):
     result = Batch(proc).process(DB, docs)
 
     assert sorted(result.statuses) == [LOCAL[0], LOCAL[2]]
-    assert (result.single_ids, result.single) == ([LOCAL[1]], [None])    # read it again
+    assert result.single == [(LOCAL[1], None)]                           # read it again
     assert "pvt_request_state" not in c.get(DB, LOCAL[1])                # nothing overwritten
     assert proc.process(DB, LOCAL[1]) == "completed"
     doc = c.get(DB, LOCAL[1])
