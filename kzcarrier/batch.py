@@ -22,7 +22,7 @@ from typing import Any
 from . import protocol
 from .errors import KzError, StorageError
 from .ops import Hooks, Ops, Options
-from .ops_model import SaveConflict
+from .ops_model import CarrierCallDeferred
 from .processor import Processor, validate
 
 
@@ -73,8 +73,8 @@ class Batch:
     def _group(self, db: str, operation: str, opts: Options, docs: list[dict[str, Any]],
                out: BatchResult) -> None:
         """One pass of the real operation over the group. It calls no carrier
-        (`carrier_calls=False`): a number that needs one, or fails to plan, comes back
-        untouched as its outcome's error and is handed on with the document as read."""
+        (`carrier_calls=False`): a number that needs one comes back untouched and is handed
+        on with the document as read; one that failed is handed on to be read again."""
         proc = self.processor
         by_id = {doc["_id"]: doc for doc in docs}
         started = time.monotonic()
@@ -99,10 +99,10 @@ class Batch:
             return
         for doc_id, doc in by_id.items():
             outcome = result.outcomes.get(doc_id)
-            if outcome is None or isinstance(outcome.error, SaveConflict):
-                out.one_by_one(doc_id, None)
-            elif outcome.error is not None:
-                out.one_by_one(doc_id, doc)   # untouched: decided again on its own
+            if outcome is not None and isinstance(outcome.error, CarrierCallDeferred):
+                out.one_by_one(doc_id, doc)   # untouched: claimed, then the carrier called
+            elif outcome is None or outcome.error is not None:
+                out.one_by_one(doc_id, None)  # a conflict, or an error: read it again first
             else:
                 out.statuses[doc_id] = "completed"
                 proc.log_transition(db, doc_id, claims[doc_id], outcome, "completed",
