@@ -145,16 +145,9 @@ class Watcher:
                     self._refresh_dbs()
                     next_dbs = now + self.settings.db_poll_interval
                 if once:
-                    # The sweep (a view brought up to date first) and the feeds, read to
-                    # their end (they see what no index lists yet), side by side.
-                    swept: list[int] = []
-                    sweeper = threading.Thread(target=lambda: swept.append(self._sweep()),
-                                               daemon=True, name="kzc-sweep")
-                    sweeper.start()
                     while self._poll_feeds():
-                        pass
-                    sweeper.join()
-                    pending = swept[0] if swept else 1
+                        pass  # read every feed to its end: it sees what no index lists
+                    pending = self._sweep()
                     self.ready.set()
                     self._wait_inflight()
                     if not pending and not self._inflight:
