@@ -112,6 +112,9 @@ class Watcher:
         self._lock = threading.Lock()
         self._feeds: dict[str, _DbFeed] = {}
         self._first_seen: dict[tuple[str, str], float] = {}
+        # requests this worker saw finish, and when: a sweep's view read before that moment
+        # shows them pending still, and offering them again would cost a wasted pass
+        self._finished: dict[tuple[str, str], float] = {}
         self._live_workers: list[str] = [self.worker]
         self._dirty: set[str] = set()
         self._db_updates_ok = False
@@ -285,7 +288,9 @@ class Watcher:
                 purge_discovery(self.couch, db)
         unfinished = 0
         now = protocol.now()
+        began = time.monotonic()
         for db in list(self._feeds):
+            read_at = time.monotonic()
             try:
                 rows = self.couch.view(db, "kzcarrier", "requests", include_docs=True)
             except StorageError as exc:
@@ -295,12 +300,15 @@ class Watcher:
             due = []
             for row in rows:
                 doc = row.get("doc") or {}
-                if not protocol.is_pending(doc):
-                    continue
+                if not protocol.is_pending(doc) or self._finished.get(
+                        (db, doc["_id"]), -1.0) >= read_at:
+                    continue  # finished, or seen finishing after this view was read
                 unfinished += 1
                 if protocol.due_at(doc, self.worker) <= now:
                     due.append(doc)
             self._offer_page(db, due)   # fresh ones in groups, the rest one by one
+        with self._lock:  # what finished before this sweep began, its views showed
+            self._finished = {k: t for k, t in self._finished.items() if t >= began}
         return unfinished
 
     # --- ownership and the pool ----------------------------------------------------------
@@ -361,6 +369,9 @@ class Watcher:
             if result is not None:
                 self.counts["completed"] = (self.counts.get("completed", 0)
                                             + len(result.statuses))
+                done_at = time.monotonic()
+                for doc_id in result.statuses:
+                    self._finished[(db, doc_id)] = done_at
             for doc_id, doc in single:
                 if self._stop.is_set():  # not started: the checkpoint must stay before it
                     futures.append(Future())
@@ -386,6 +397,8 @@ class Watcher:
                     self._first_seen.pop((db, doc_id), None)
         with self._lock:
             self.counts[status] = self.counts.get(status, 0) + 1
+            if status in protocol.TERMINAL:
+                self._finished[(db, doc_id)] = time.monotonic()
         return status
 
     def _wait_inflight(self) -> None:

@@ -260,10 +260,34 @@ def test_three_live_watchers_complete_each_local_request_once(loaded):
             if all(d.get("pvt_request_state", {}).get("status") == "completed" for d in docs):
                 break
             time.sleep(0.1)
-        completed = [w.counts.get("completed", 0) for w in (w1, w2, w3)]
+    # stopped: every group has finished (a number is written before its account copy)
+    completed = [w.counts.get("completed", 0) for w in (w1, w2, w3)]
     docs = c.bulk_get("numbers/+1555", nums)
     for num, doc in docs.items():
         assert (doc["pvt_state"], doc["pvt_request_state"]["status"]) == (
             "in_service", "completed"), num
         assert [t["request_id"] for t in doc["pvt_transitions"]] == [f"r{num}"]
     assert sum(completed) == 150 and sum(1 for n in completed if n) >= 2   # shared work
+
+
+def test_a_sweep_does_not_offer_again_what_finished_after_its_view_was_read(loaded):
+    """The live sweep runs beside the feeds: its view, read before a request finished,
+    still shows it pending. The watcher remembers what it saw finish and when."""
+    from engine_helpers import FAST
+    from kzcarrier.watcher import Watcher
+
+    c = loaded.couch
+    num = "+15551250001"
+    request(c, num, "create", auth_by=MASTER, assign_to=CHILD)
+    w = Watcher(c, loaded.config, FAST)
+    try:
+        w._refresh_dbs()
+        w._finished[(db_of(num), num)] = time.monotonic() + 60   # after any read now
+        assert w._sweep() == 0 and not w._inflight               # not offered
+        w._finished.clear()
+        assert w._sweep() == 1                                     # offered
+        w._wait_inflight()
+        assert get(c, num)["pvt_request_state"]["status"] == "completed"
+        assert (db_of(num), num) in w._finished
+    finally:
+        w._pool.shutdown(wait=True)
