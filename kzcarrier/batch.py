@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import protocol
+from .config import NUMBER_MANAGER
 from .errors import KzError, StorageError
+from .numbers import NumberRules
 from .ops import Hooks, Ops, Options
 from .ops_model import CarrierCallDeferred
 from .processor import Processor, validate
@@ -48,14 +50,14 @@ class Batch:
     def process(self, db: str, docs: list[dict[str, Any]]) -> BatchResult:
         proc = self.processor
         out = BatchResult()
-        ops = Ops(proc.couch, proc.config)
+        rules = NumberRules.from_config(proc.config.section(NUMBER_MANAGER))
         groups: dict[str, list[dict[str, Any]]] = {}
         for doc in docs:
             if not protocol.is_pending(doc) or not _fresh(doc):
                 out.one_by_one(doc["_id"], doc)
                 continue
             try:
-                req = validate(db, doc, ops.rules)
+                req = validate(db, doc, rules)
             except KzError:
                 out.one_by_one(doc["_id"], doc)
                 continue

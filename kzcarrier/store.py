@@ -17,6 +17,11 @@ from .errors import AssignFailure, DocConflict, KzError, NotFound, StorageError,
 from .numbers import NumberRules, account_db, is_account_id, number_db
 
 
+def without_rev(doc: dict[str, Any]) -> dict[str, Any]:
+    """A copy's content: the same as its number document's, whatever their revisions."""
+    return {k: v for k, v in doc.items() if k != "_rev"}
+
+
 @dataclass
 class SaveReport:
     saved: dict[str, PhoneNumber] = field(default_factory=dict)
@@ -135,8 +140,8 @@ class NumberStore:
                     if have is not None:
                         wanted.append({"_id": num, "_rev": have["_rev"], "_deleted": True})
                     continue
-                body = {k: v for k, v in bodies[num].items() if k != "_rev"}
-                if have is not None and {k: v for k, v in have.items() if k != "_rev"} == body:
+                body = without_rev(bodies[num])
+                if have is not None and without_rev(have) == body:
                     continue
                 wanted.append(dict(body, _rev=have["_rev"]) if have is not None else body)
             results = self.couch.bulk_save(db, wanted) if wanted else []
@@ -162,7 +167,7 @@ class NumberStore:
         (the others, and copies that turned out to exist)."""
         new = [num for num in nums if num in arriving]
         results = self.couch.bulk_save(
-            db, [{k: v for k, v in bodies[num].items() if k != "_rev"} for num in new])
+            db, [without_rev(bodies[num]) for num in new])
         left = [num for num in nums if num not in arriving]
         for num, result in zip(new, results):
             if result.get("error") == "conflict":
@@ -177,8 +182,8 @@ class NumberStore:
             return  # KAZOO skips the copy when the account database does not exist
 
         def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
-            body = {k: v for k, v in doc.items() if k != "_rev"}
-            if current is not None and {k: v for k, v in current.items() if k != "_rev"} == body:
+            body = without_rev(doc)
+            if current is not None and without_rev(current) == body:
                 return None
             return body
 

@@ -37,6 +37,7 @@ from kzcarrier.app import App, Settings  # noqa: E402
 from kzcarrier.embedded import EmbeddedServer  # noqa: E402
 from kzcarrier.numbers import account_db  # noqa: E402
 from kzcarrier.processor import Processor  # noqa: E402
+from kzcarrier.store import without_rev  # noqa: E402
 from kzcarrier.watcher import Watcher, WatchSettings  # noqa: E402
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -57,14 +58,17 @@ def seed(app: App, db: str, prefix: str, n: int, module: str, state: str) -> lis
     return docs
 
 
-def with_requests(app: App, db: str, ids: list[str]) -> None:
-    current = app.couch.bulk_get(db, ids)
-    docs = []
-    for doc in current.values():
+def requested(app: App, db: str, ids: list[str]) -> list[dict]:
+    """The documents, each with a `move` request into ACCOUNT (not written yet)."""
+    docs = list(app.couch.bulk_get(db, ids).values())
+    for doc in docs:
         doc["pvt_request"] = {"id": uuid.uuid4().hex, "operation": "move",
                               "options": {"assign_to": ACCOUNT}}
-        docs.append(doc)
-    app.couch.bulk_save(db, docs)
+    return docs
+
+
+def with_requests(app: App, db: str, ids: list[str]) -> None:
+    app.couch.bulk_save(db, requested(app, db, ids))
 
 
 def storage_limit(app: App, db: str, copies_db: str | None = None) -> float:
@@ -75,8 +79,7 @@ def storage_limit(app: App, db: str, copies_db: str | None = None) -> float:
     docs = [dict(r["doc"], touched=True) for r in rows]
     app.couch.bulk_save(db, docs)
     if copies_db:
-        app.couch.bulk_save(copies_db, [{k: v for k, v in d.items() if k != "_rev"}
-                                        for d in docs])
+        app.couch.bulk_save(copies_db, [without_rev(d) for d in docs])
     return time.perf_counter() - t0
 
 
@@ -101,12 +104,9 @@ def throughput_trial(app: App, n: int, copies: bool) -> tuple[float, float, int]
     thread = threading.Thread(target=watcher.run, daemon=True)
     thread.start()
     watcher.ready.wait(120)
-    current = app.couch.bulk_get(db, ids)
-    for doc in current.values():
-        doc["pvt_request"] = {"id": uuid.uuid4().hex, "operation": "move",
-                              "options": {"assign_to": ACCOUNT}}
+    docs = requested(app, db, ids)
     t_write = time.perf_counter()
-    app.couch.bulk_save(db, list(current.values()))
+    app.couch.bulk_save(db, docs)
     t0 = time.perf_counter()
     while watcher.counts.get("completed", 0) + watcher.counts.get("failed", 0) < n:
         time.sleep(0.002)

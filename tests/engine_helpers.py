@@ -36,6 +36,23 @@ def request(couch: Couch, num: str, operation: str, rid: str | None = None, **op
     return rid
 
 
+def buy_then_release(app, carrier: str, prefix: str, quantity: int = 1):
+    """Search `carrier` for `prefix`, `move` the first number found into CHILD through the
+    engine, then `release` it. Returns (number, the move's request id, the document after
+    the move, the document after the release)."""
+    from kzcarrier.search import Search
+
+    found = Search(app.couch, app.config).find(prefix, quantity=quantity, carriers=[carrier],
+                                               store=True)
+    num = found.numbers[0]["number"]
+    rid = request(app.couch, num, "move", assign_to=CHILD)
+    run_once(app.couch, app.config)
+    bought = app.couch.get(db_of(num), num)
+    request(app.couch, num, "release")
+    run_once(app.couch, app.config)
+    return num, rid, bought, app.couch.get(db_of(num), num, missing_ok=True)
+
+
 def count_bulk_requests(couch: Couch, monkeypatch) -> list[tuple[str, int]]:
     """From now on, every `_bulk_docs` request `couch` sends: (database, documents)."""
     seen: list[tuple[str, int]] = []

@@ -3,12 +3,11 @@ the gaps kzcarrier closes (toll-free patterns, bounded polling, partial/failed o
 order lookup, release)."""
 import pytest
 
-from engine_helpers import CHILD, request, run_once
+from engine_helpers import buy_then_release
 from kzcarrier import carriers
 from kzcarrier.carriers import CarrierContext
 from kzcarrier.document import PhoneNumber
 from kzcarrier.errors import ByCarrier
-from kzcarrier.search import Search
 from kzcarrier.simulators.bandwidth2 import Bandwidth2Simulator
 
 
@@ -95,16 +94,9 @@ def test_faults(bw, sim):
 
 
 def test_search_buy_release_through_the_engine(app, bw, sim):
-    found = Search(app.couch, app.config).find("973", quantity=1, carriers=["bandwidth2"],
-                                               store=True)
-    num = found.numbers[0]["number"]
-    rid = request(app.couch, num, "move", assign_to=CHILD)
-    run_once(app.couch, app.config)
-    doc = app.couch.get(f"numbers/{num[:5]}", num)
+    num, rid, doc, released = buy_then_release(app, "bandwidth2", "973")
     assert doc["pvt_state"] == "in_service"
     assert doc["pvt_carrier_data"]["customer_order_id"] == rid
     assert doc["pvt_carrier_data"]["rate_center"]["state"] == "NJ"
-    request(app.couch, num, "release")
-    run_once(app.couch, app.config)
     assert sim.record.releases == [{"number": num}]
-    assert app.couch.get(f"numbers/{num[:5]}", num)["pvt_state"] == "available"
+    assert released["pvt_state"] == "available"

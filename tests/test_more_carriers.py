@@ -2,12 +2,11 @@
 KAZOO's carrier tests where the catalogue has them, release, order lookup, faults."""
 import pytest
 
-from engine_helpers import CHILD, request, run_once
+from engine_helpers import CHILD, buy_then_release, request, run_once
 from kzcarrier import carriers
 from kzcarrier.carriers import CarrierContext
 from kzcarrier.document import PhoneNumber
 from kzcarrier.errors import ByCarrier, Unspecified
-from kzcarrier.search import Search
 from kzcarrier.simulators.other import OtherSimulator
 from kzcarrier.simulators.simwood import SimwoodSimulator
 from kzcarrier.simulators.vitelity import VitelitySimulator
@@ -160,14 +159,8 @@ def test_voip_innovations_kazoo_tests_hold(voip):
 def test_buy_and_release_through_the_engine(app, name, other, vitelity, simwood, voip):
     sims = {"other": other[0], "vitelity": vitelity[0], "simwood": simwood[0],
             "voip_innovations": voip[0]}
-    found = Search(app.couch, app.config).find("415", quantity=1, carriers=[name], store=True)
-    num = found.numbers[0]["number"]
-    request(app.couch, num, "move", assign_to=CHILD)
-    run_once(app.couch, app.config)
-    doc = app.couch.get(f"numbers/{num[:5]}", num)
+    num, _, doc, _ = buy_then_release(app, name, "415")
     assert doc["pvt_state"] == "in_service" and doc["pvt_module_name"] == f"knm_{name}"
-    request(app.couch, num, "release")
-    run_once(app.couch, app.config)
     assert sims[name].record.releases == [{"number": num}]
 
 

@@ -2,7 +2,7 @@
 additions (release, order lookup), and every fault switch through the engine."""
 import pytest
 
-from engine_helpers import CHILD, request, run_once
+from engine_helpers import CHILD, buy_then_release, request, run_once
 from kzcarrier import carriers
 from kzcarrier.carriers import CarrierContext
 from kzcarrier.document import PhoneNumber
@@ -101,20 +101,12 @@ def test_unconfigured_carrier_makes_no_request(app):
 
 
 def test_search_buy_release_through_the_engine(app, telnyx, sim):
-    found = Search(app.couch, app.config).find("301359", quantity=2, carriers=["telnyx"],
-                                               store=True)
-    num = found.numbers[0]["number"]
-    rid = request(app.couch, num, "move", assign_to=CHILD)
-    run_once(app.couch, app.config)
-    doc = app.couch.get(f"numbers/{num[:5]}", num)
+    num, rid, doc, released = buy_then_release(app, "telnyx", "301359", quantity=2)
     assert doc["pvt_state"] == "in_service" and doc["pvt_module_name"] == "knm_telnyx"
     assert doc["pvt_carrier_data"]["order_id"] == sim.record.orders[0]["id"]
     assert doc["pvt_carrier_data"]["number_e164"] == num        # the search data kept
     assert sim.record.orders[0]["customer_reference"] == rid
-    request(app.couch, num, "release")
-    run_once(app.couch, app.config)
-    doc = app.couch.get(f"numbers/{num[:5]}", num)
-    assert doc["pvt_state"] == "available" and sim.record.releases == [{"number": num}]
+    assert released["pvt_state"] == "available" and sim.record.releases == [{"number": num}]
 
 
 def test_carrier_faults_through_the_engine_retry_then_succeed(app, telnyx, sim):
