@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .config import NUMBER_MANAGER, Config
-from .couch import Couch, DesignDoc
+from .couch.client import Couch, DesignDoc
+from .model.config import NUMBER_MANAGER, Config
+from .model.schemas import resource_dir
 from .numbers import NumberRules
-from .schemas import resource_dir
 
 if TYPE_CHECKING:
-    from .ops import Ops
+    from .ops.operations import Ops
 
 DEFAULT_COUCH_URL = "http://127.0.0.1:15984"  # where `kzcarrier up` runs the embedded server
 
@@ -49,7 +49,7 @@ class App:
         return NumberRules.from_config(self.config.section(NUMBER_MANAGER))
 
     def ops(self) -> "Ops":
-        from .ops import Ops
+        from .ops.operations import Ops
 
         return Ops(self.couch, self.config)
 

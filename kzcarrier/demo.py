@@ -8,7 +8,7 @@ import uuid
 from typing import Any, Callable
 
 from .app import App
-from .config import NUMBER_MANAGER
+from .model.config import NUMBER_MANAGER
 from .search import Search
 from .simulators import Simulator, simulators
 

@@ -17,10 +17,10 @@ from typing import Any
 from . import carriers as registry
 from .carriers import CarrierContext
 from .carriers.selection import available_carriers
-from .config import NUMBER_MANAGER, Config
-from .couch import Couch
-from .document import PhoneNumber, now_gregorian
+from .couch.client import Couch
 from .errors import KzError, StorageError
+from .model.config import NUMBER_MANAGER, Config
+from .model.document import PhoneNumber, now_gregorian
 from .numbers import DIALCODES, NumberRules, number_db
 
 DAY = 86400

@@ -34,11 +34,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "plugins"))
 
 from kzcarrier.app import App, Settings  # noqa: E402
-from kzcarrier.embedded import EmbeddedServer  # noqa: E402
+from kzcarrier.couch.embedded import EmbeddedServer  # noqa: E402
+from kzcarrier.engine.processor import Processor  # noqa: E402
+from kzcarrier.engine.watcher import Watcher, WatchSettings  # noqa: E402
 from kzcarrier.numbers import account_db  # noqa: E402
-from kzcarrier.processor import Processor  # noqa: E402
-from kzcarrier.store import without_rev  # noqa: E402
-from kzcarrier.watcher import Watcher, WatchSettings  # noqa: E402
+from kzcarrier.ops.store import without_rev  # noqa: E402
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 # A live watcher. The test server has no `_db_updates` to wake it: it polls the feeds, at

@@ -19,7 +19,7 @@ from pathlib import Path
 from kzcarrier.app import App, Settings
 from kzcarrier.carriers import CarrierContext
 from kzcarrier.carriers.telnyx import Telnyx
-from kzcarrier.embedded import EmbeddedServer
+from kzcarrier.couch.embedded import EmbeddedServer
 from kzcarrier.search import Search
 from kzcarrier.simulators.telnyx import TelnyxSimulator
 

@@ -16,8 +16,8 @@ from typing import Iterator
 import pytest
 
 from kzcarrier.app import App, Settings
-from kzcarrier.couch import Couch
-from kzcarrier.embedded import EmbeddedServer
+from kzcarrier.couch.client import Couch
+from kzcarrier.couch.embedded import EmbeddedServer
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 FIXTURES = SHARED / "fixtures" / "kazoo"
@@ -70,7 +70,7 @@ def couch(app: App) -> Couch:
 @pytest.fixture
 def loaded(app: App, fixtures_dir: Path) -> App:
     """KAZOO's fixture databases loaded into the test server."""
-    from kzcarrier.loader import load_directory
+    from kzcarrier.sync.loader import load_directory
 
     report = load_directory(app.couch, fixtures_dir / "dbs")
     assert not report.failed, report.failed

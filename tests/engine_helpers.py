@@ -5,8 +5,8 @@ import threading
 import uuid
 from pathlib import Path
 
-from kzcarrier.couch import Couch
-from kzcarrier.watcher import Watcher, WatchSettings
+from kzcarrier.couch.client import Couch
+from kzcarrier.engine.watcher import Watcher, WatchSettings
 
 MASTER, RESELLER, CHILD = (f"account{n:025d}" for n in (1, 2, 3))
 PLUGINS = Path(__file__).resolve().parent / "plugins"

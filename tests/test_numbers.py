@@ -2,8 +2,16 @@
 import pytest
 
 from kzcarrier.errors import InvalidNumber, NotReconcilable
-from kzcarrier.numbers import (NumberRules, account_db, account_id_of_db, decode_db, encode_db,
-                               number_db, to_1npan, to_npan)
+from kzcarrier.numbers import (
+    NumberRules,
+    account_db,
+    account_id_of_db,
+    decode_db,
+    encode_db,
+    number_db,
+    to_1npan,
+    to_npan,
+)
 
 RULES = NumberRules()
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kzcarrier.cli import cli
-from kzcarrier.ops import Ops, Options
+from kzcarrier.cli.main import cli
+from kzcarrier.ops.operations import Ops, Options
 from kzcarrier.search import Search, normalized_prefix, purge_discovery
 
 PLUGINS = Path(__file__).resolve().parent / "plugins"

@@ -29,9 +29,9 @@ import httpx
 from ..errors import ByCarrier, KzError
 
 if TYPE_CHECKING:
-    from ..config import Config
-    from ..couch import Couch
-    from ..document import PhoneNumber
+    from ..couch.client import Couch
+    from ..model.config import Config
+    from ..model.document import PhoneNumber
 
 GROUP = "kzcarrier.carriers"
 

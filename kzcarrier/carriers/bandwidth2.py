@@ -22,8 +22,8 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from ..document import now_gregorian
 from ..errors import ByCarrier
+from ..model.document import now_gregorian
 from .http import HttpCarrier
 
 TOLLFREE = {"800", "822", "833", "844", "855", "866", "877", "880", "881", "882", "883",

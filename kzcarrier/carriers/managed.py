@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import Unspecified
-from ..errors import StorageError
+from ..errors import StorageError, Unspecified
 from . import DbCarrier
 
 MANAGED_DB = "numbers/managed"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import NUMBER_MANAGER, Config
+from ..model.config import NUMBER_MANAGER, Config
 from . import available, module_name
 
 FIRST = ("knm_reserved", "knm_reserved_reseller", "knm_local")

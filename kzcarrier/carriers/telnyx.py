@@ -17,7 +17,6 @@ from ..numbers import DIALCODES, US_TOLLFREE_NPAS
 from .http import HttpCarrier
 
 
-
 class Telnyx(HttpCarrier):
     default_url = "https://api.telnyx.com/origination"
     maximal_prefix_length = 3

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..document import PhoneNumber
+from ..model.document import PhoneNumber
 from ..numbers import NUMBERS_PREFIX, account_id_of_db
 
 # kzcarrier's own private fields: the target's are kept when KAZOO's copy lacks them.

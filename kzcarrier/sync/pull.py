@@ -16,10 +16,18 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..couch import Couch
+from ..couch.client import Couch
 from ..numbers import account_db, account_id_of_db, is_account_id, number_db
-from . import (OWN_FIELDS, comparable, is_account_db, is_number_id, keep_doc, number_content,
-               unstable_fields, wanted_dbs)
+from . import (
+    OWN_FIELDS,
+    comparable,
+    is_account_db,
+    is_number_id,
+    keep_doc,
+    number_content,
+    unstable_fields,
+    wanted_dbs,
+)
 
 SERVICE_DB = "kzcarrier"
 PAGE = 500

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..couch import Couch, redact
+from ..couch.client import Couch, redact
 from ..errors import KzError
 from . import SYSTEM_CONFIG
 

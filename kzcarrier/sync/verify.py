@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..couch import Couch
+from ..couch.client import Couch
 from ..numbers import account_db, account_id_of_db, is_account_id
-from . import (OWN_FIELDS, comparable, is_account_db, keep_doc, number_content,
-               unstable_fields)
+from . import OWN_FIELDS, comparable, is_account_db, keep_doc, number_content, unstable_fields
 from .pull import DELETE, Copier
 
 IGNORED = {"_rev", "pvt_modified", *OWN_FIELDS}

@@ -14,7 +14,7 @@ import time
 import uuid
 
 from kzcarrier.carriers import Carrier
-from kzcarrier.couch import Couch
+from kzcarrier.couch.client import Couch
 from kzcarrier.errors import ByCarrier, DocConflict
 
 CALLS: list[tuple[str, str]] = []

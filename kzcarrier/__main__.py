@@ -1,0 +1,4 @@
+"""`python -m kzcarrier`."""
+from .cli.main import main
+
+main()

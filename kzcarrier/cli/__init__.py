@@ -1,0 +1,2 @@
+"""`kzcarrier`, the admin command line: one module per command group, thin over the library.
+"""

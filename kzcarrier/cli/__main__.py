@@ -1,0 +1,4 @@
+"""`python -m kzcarrier.cli`."""
+from .main import main
+
+main()

@@ -1,0 +1,442 @@
+"""The only module that talks to CouchDB (through ibmcloudant).
+
+Every method takes KAZOO's raw database names (`numbers/+1415`,
+`account/ac/co/unt...`, `system_config`); the server profile (`couch_compat`) maps them to
+what the server stores. Writes always carry the `_rev` that was read; a conflict is never
+resolved by overwriting: `update()` re-reads and re-applies the caller's change.
+ApiException and connection failures become kzcarrier's StorageError family here.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import requests
+from ibm_cloud_sdk_core import ApiException
+from ibm_cloud_sdk_core.authenticators import BasicAuthenticator, NoAuthAuthenticator
+from ibmcloudant.cloudant_v1 import CloudantV1
+
+from ..errors import CouchUnavailable, DocConflict, DocNotFound, StorageError
+from ..json_copy import copy_json
+from ..numbers import NUMBERS_PREFIX
+from . import compat as couch_compat
+from .group_commit import GroupCommit
+
+DEFAULT_TIMEOUT = 30.0
+DESIGN = "_design/"
+JSON = {"Content-Type": "application/json"}  # pouch stores an empty doc without it
+BULK_CHUNK = 500
+
+
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """`http://user:pw@host:5984/` -> (`http://host:5984`, user, pw)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise StorageError(f"not a CouchDB URL: {redact(url)!r} (want http[s]://host:port)")
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+    user = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    return base, user, password
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+@dataclass
+class Changes:
+    """One read of a `_changes` feed: rows and the seq to resume from (opaque)."""
+
+    results: list[dict[str, Any]]
+    last_seq: Any
+    pending: int | None = None
+
+
+@dataclass
+class DesignDoc:
+    """A design document file from design_docs/, with where KAZOO installs it."""
+
+    doc: dict[str, Any]
+    classifications: set[str] = field(default_factory=set)
+    databases: set[str] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, path: Path) -> "DesignDoc":
+        raw = json.loads(path.read_text())
+        classes, dbs = set(), set()
+        for entry in raw.get("kazoo", {}).get("view_map", []):
+            if "classification" in entry:
+                classes.add(entry["classification"])
+            if "database" in entry:
+                dbs.add(entry["database"])
+        return cls(_join_functions(raw), classes, dbs)
+
+    def applies_to(self, db: str) -> bool:
+        return db in self.databases or classify_db(db) in self.classifications
+
+
+def _join_functions(value: Any) -> Any:
+    """KAZOO stores view functions as lists of lines; CouchDB wants strings."""
+    if isinstance(value, dict):
+        return {k: ("\n".join(v) if k in ("map", "reduce", "validate_doc_update")
+                    and isinstance(v, list) else _join_functions(v)) for k, v in value.items()}
+    return value
+
+
+def classify_db(db: str) -> str:
+    """KAZOO's database classification, as far as the number manager cares."""
+    if db.startswith(NUMBERS_PREFIX):
+        return "numbers"
+    if db.startswith("account/") and db.count("/") == 3:
+        return "account"
+    return db
+
+
+def _environment_once(session: requests.Session, base: str) -> None:
+    """What requests reads from the environment on every call (proxies, CA bundle), read
+    once for the one server this session talks to: it cost more than the request."""
+    proxies = requests.utils.get_environ_proxies(base)
+    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    session.trust_env = False
+    session.proxies.update(proxies)
+    if ca_bundle and session.verify is True:
+        session.verify = ca_bundle
+
+
+class Couch:
+    """A connection to one CouchDB-compatible server."""
+
+    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT,
+                 design_docs: Iterable[DesignDoc] = ()):
+        self._base, self._user, self._password = split_credentials(url)
+        self.url = redact(url)
+        self.timeout = timeout
+        self.design_docs = list(design_docs)
+        self._profile: couch_compat.ServerProfile | None = None
+        self._local = threading.local()
+        self._known: set[str] = set()
+        self._missing: dict[str, float] = {}  # db -> when it was last seen missing
+        self._group = GroupCommit(BULK_CHUNK)
+
+    @property
+    def client(self) -> CloudantV1:
+        """One SDK client (and HTTP connection pool) per thread: the engine's pool shares a
+        Couch, and requests sessions are not meant to be shared across threads."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            auth = (BasicAuthenticator(self._user, self._password or "") if self._user
+                    else NoAuthAuthenticator())
+            client = CloudantV1(authenticator=auth)
+            client.set_service_url(self._base)
+            client.set_http_config({"timeout": self.timeout})
+            # Compression (the SDK gzips request bodies; pouch gzips answers) costs CPU at
+            # both ends for every request, which a LAN link to CouchDB never repays.
+            client.set_enable_gzip_compression(False)
+            client.set_default_headers({"Accept-Encoding": "identity"})
+            _environment_once(client.get_http_client(), self._base)
+            self._local.client = client
+        return client
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs).get_result()
+        except ApiException as exc:
+            status = exc.status_code or 0
+            reason = exc.message or (exc.http_response.text if exc.http_response is not None
+                                     else "")
+            if status == 404:
+                raise DocNotFound(f"{what}: not found", status, reason) from exc
+            if status == 409:
+                raise DocConflict(f"{what}: conflict", status, reason) from exc
+            if status == 0 or status >= 500 or status == 429:
+                raise CouchUnavailable(f"{what}: CouchDB unavailable at {self.url}", status,
+                                       reason) from exc
+            if status in (401, 403):
+                raise StorageError(f"{what}: access denied by CouchDB at {self.url}", status,
+                                   reason) from exc
+            raise StorageError(f"{what}: CouchDB answered {status}", status, reason) from exc
+        except requests.exceptions.RequestException as exc:
+            raise CouchUnavailable(f"{what}: cannot reach CouchDB at {self.url}", 0,
+                                   type(exc).__name__) from exc
+
+    @property
+    def profile(self) -> couch_compat.ServerProfile:
+        if self._profile is None:
+            self._profile = couch_compat.detect(self.server_info())
+        return self._profile
+
+    def _db(self, db: str) -> str:
+        return self.profile.physical(db)
+
+    def db_url(self, db: str) -> str:
+        """The database's full URL, credentials included (for replication documents)."""
+        parts = urlsplit(self._base)
+        netloc = parts.netloc
+        if self._user:
+            cred = quote(self._user, safe="")
+            if self._password:
+                cred += ":" + quote(self._password, safe="")
+            netloc = f"{cred}@{netloc}"
+        return urlunsplit(parts._replace(netloc=netloc)) + "/" + quote(self._db(db), safe="")
+
+    def server_info(self) -> dict[str, Any]:
+        return self._call("server information", self.client.get_server_information)
+
+    # --- databases -----------------------------------------------------------------------
+
+    def all_dbs(self, prefix: str | None = None) -> list[str]:
+        """Every database (KAZOO names), filtered by prefix on the client: pouch ignores keys."""
+        names = [self.profile.logical(n) for n in self._call("list databases",
+                                                             self.client.get_all_dbs)]
+        return sorted(n for n in names if prefix is None or n.startswith(prefix))
+
+    def number_dbs(self) -> list[str]:
+        return self.all_dbs(NUMBERS_PREFIX)
+
+    def db_exists(self, db: str, cached: bool = False) -> bool:
+        """Whether `db` exists; `cached` trusts an earlier "yes" (hot paths)."""
+        if cached and db in self._known:
+            return True
+        if cached and time.monotonic() - self._missing.get(db, -60.0) < 2.0:
+            return False
+        try:
+            self._call(f"database {db}", self.client.get_database_information, self._db(db))
+        except DocNotFound:
+            self._known.discard(db)
+            self._missing[db] = time.monotonic()
+            return False
+        self._missing.pop(db, None)
+        self._known.add(db)
+        return True
+
+    def db_info(self, db: str) -> dict[str, Any]:
+        return self._call(f"database {db}", self.client.get_database_information, self._db(db))
+
+    def create_db(self, db: str) -> bool:
+        """Create `db` with its design documents; False if it already existed."""
+        created = True
+        self._missing.pop(db, None)
+        try:
+            self._call(f"create database {db}", self.client.put_database, self._db(db))
+        except StorageError as exc:
+            if exc.status != 412:
+                raise
+            created = False
+        self.install_design_docs(db)
+        return created
+
+    def ensure_db(self, db: str) -> None:
+        """Create `db` if missing. Databases seen to exist are remembered (a deleted one is
+        noticed on the next write that fails with 404)."""
+        if db in self._known:
+            return
+        if not self.db_exists(db):
+            self.create_db(db)
+        self._known.add(db)
+
+    def forget_db(self, db: str) -> None:
+        self._known.discard(db)
+
+    def delete_db(self, db: str) -> None:
+        self._known.discard(db)
+        try:
+            self._call(f"delete database {db}", self.client.delete_database, self._db(db))
+        except DocNotFound:
+            pass
+
+    def install_design_docs(self, db: str) -> list[str]:
+        """Put every design document meant for `db`; only changed ones are written, and views
+        of the same design document that kzcarrier does not define are kept."""
+        written = []
+        for ddoc in self.design_docs:
+            if not ddoc.applies_to(db):
+                continue
+            current = self.get(db, ddoc.doc["_id"], missing_ok=True)
+            wanted = dict(ddoc.doc)
+            if current is not None:
+                # Views someone else (KAZOO) keeps in the same design document stay.
+                wanted["views"] = {**(current.get("views") or {}), **wanted.get("views", {})}
+                if all(current.get(k) == v for k, v in wanted.items()):
+                    continue
+            body = dict(wanted)
+            if current is not None:
+                body["_rev"] = current["_rev"]
+            self.put(db, body)
+            written.append(wanted["_id"])
+        return written
+
+    # --- documents -----------------------------------------------------------------------
+
+    def get(self, db: str, doc_id: str, rev: str | None = None, missing_ok: bool = False,
+            attachments: bool = False) -> dict[str, Any] | None:
+        """A document (None if missing and `missing_ok`); `attachments` inlines them."""
+        try:
+            if doc_id.startswith(DESIGN):
+                return self._call(f"get {doc_id} from {db}", self.client.get_design_document,
+                                  self._db(db), doc_id[len(DESIGN):], rev=rev)
+            return self._call(f"get {doc_id} from {db}", self.client.get_document,
+                              self._db(db), doc_id, rev=rev, attachments=attachments or None)
+        except DocNotFound:
+            if missing_ok:
+                return None
+            raise
+
+    def put(self, db: str, doc: dict[str, Any]) -> str:
+        """Write `doc` at its `_rev` (none: create). Returns the new rev; 409 -> DocConflict.
+        Documents go through the group commit (one `_bulk_docs` with concurrent writers)."""
+        what = f"put {doc['_id']} into {db}"
+        if doc["_id"].startswith(DESIGN):
+            result = self._call(what, self.client.put_design_document, self._db(db),
+                                doc["_id"][len(DESIGN):], doc, headers=JSON)
+            return result["rev"]
+        result = self.bulk_save(db, [doc])[0]
+        if result.get("error") == "conflict":
+            raise DocConflict(f"{what}: conflict", 409, result.get("reason", ""))
+        if result.get("error"):
+            status = 403 if result["error"] in ("forbidden", "unauthorized") else 400
+            raise StorageError(f"{what}: {result['error']}", status, result.get("reason", ""))
+        return result["rev"]
+
+    def delete(self, db: str, doc_id: str, rev: str) -> str:
+        result = self._call(f"delete {doc_id} from {db}", self.client.delete_document,
+                            self._db(db), doc_id, rev=rev)
+        return result["rev"]
+
+    def bulk_get(self, db: str, ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        """Current documents by id (None: missing or deleted). `_all_docs` + keys, which both
+        servers answer alike (pouch's `_bulk_get` does not)."""
+        out: dict[str, dict[str, Any] | None] = {i: None for i in ids}
+        for start in range(0, len(ids), BULK_CHUNK):
+            chunk = ids[start:start + BULK_CHUNK]
+            result = self._call(f"read {len(chunk)} documents from {db}",
+                                self.client.post_all_docs, self._db(db), keys=chunk,
+                                include_docs=True)
+            for row in result.get("rows", []):
+                if row.get("doc") and not row.get("value", {}).get("deleted"):
+                    out[row["key"]] = row["doc"]
+        return out
+
+    def bulk_save(self, db: str, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`_bulk_docs`; one result per document: `{id, rev}` or `{id, error, reason}`.
+        Concurrent callers writing to the same database share requests (`couch_batch`)."""
+        def send(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            results = self._call(f"save {len(batch)} documents into {db}",
+                                 self.client.post_bulk_docs, self._db(db), {"docs": batch})
+            return self.profile.bulk_results(batch, results)
+
+        results: list[dict[str, Any]] = []
+        for start in range(0, len(docs), BULK_CHUNK):
+            results.extend(self._group.save(db, docs[start:start + BULK_CHUNK], send))
+        return results
+
+    def update(self, db: str, doc_id: str,
+               change: Callable[[dict[str, Any] | None], dict[str, Any] | None],
+               attempts: int = 10) -> dict[str, Any] | None:
+        """Read, apply `change`, write at the read `_rev`; on conflict re-read and re-apply.
+
+        `change` gets the current document (None if missing) and returns the document to
+        write, or None to write nothing. Returns what was written (with its new `_rev`)."""
+        for attempt in range(attempts):
+            current = self.get(db, doc_id, missing_ok=True)
+            wanted = change(copy_json(current) if current else None)
+            if wanted is None:
+                return None
+            wanted["_id"] = doc_id
+            if current is not None:
+                wanted["_rev"] = current["_rev"]
+            else:
+                wanted.pop("_rev", None)
+            try:
+                wanted["_rev"] = self.put(db, wanted)
+                return wanted
+            except DocConflict:
+                time.sleep(min(0.5, 0.01 * 2 ** attempt))
+        raise DocConflict(f"update {doc_id} in {db}: still conflicting after {attempts} tries",
+                          409)
+
+    def all_docs(self, db: str, include_docs: bool = True, start_key: str | None = None,
+                 end_key: str | None = None) -> list[dict[str, Any]]:
+        result = self._call(f"list documents of {db}", self.client.post_all_docs,
+                            self._db(db), include_docs=include_docs, start_key=start_key,
+                            end_key=end_key)
+        return result.get("rows", [])
+
+    def view(self, db: str, ddoc: str, view: str, **params: Any) -> list[dict[str, Any]]:
+        result = self._call(f"view {ddoc}/{view} of {db}", self.client.post_view,
+                            self._db(db), ddoc, view, **params)
+        return result.get("rows", [])
+
+    # --- _local documents (checkpoints) --------------------------------------------------
+
+    def get_local(self, db: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self._call(f"get _local/{name} from {db}", self.client.get_local_document,
+                              self._db(db), name, accept="application/json")
+        except DocNotFound:
+            return None
+
+    def put_local(self, db: str, name: str, body: dict[str, Any]) -> None:
+        """Write a `_local` document, carrying its current `_rev` (pouch insists)."""
+        for _ in range(5):
+            current = self.get_local(db, name)
+            doc = dict(body)
+            if current is not None:
+                doc["_rev"] = current["_rev"]
+            try:
+                self._call(f"put _local/{name} into {db}", self.client.put_local_document,
+                           self._db(db), name, doc)
+                return
+            except DocConflict:
+                continue
+        raise DocConflict(f"put _local/{name} into {db}: kept conflicting", 409)
+
+    # --- changes -------------------------------------------------------------------------
+
+    def changes(self, db: str, since: Any = 0, limit: int | None = None,
+                include_docs: bool = True, longpoll_ms: int = 0) -> Changes:
+        """One read of `_changes` after `since`. With `longpoll_ms`, wait up to that long for
+        the first change (on servers that ignore longpoll's timeout, by short polls)."""
+        since = self.profile.since(since)
+        if longpoll_ms and self.profile.longpoll_timeout:
+            result = self._call(f"changes of {db}", self.client.post_changes, self._db(db),
+                                feed="longpoll", since=since, limit=limit,
+                                include_docs=include_docs, timeout=longpoll_ms,
+                                headers={"Accept-Encoding": "identity"})
+            return Changes(result.get("results", []), result.get("last_seq", since),
+                           result.get("pending"))
+        deadline = time.monotonic() + longpoll_ms / 1000.0
+        while True:
+            result = self._call(f"changes of {db}", self.client.post_changes, self._db(db),
+                                feed="normal", since=since, limit=limit,
+                                include_docs=include_docs)
+            rows = result.get("results", [])
+            if rows or time.monotonic() >= deadline:
+                return Changes(rows, result.get("last_seq", since), result.get("pending"))
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    def iter_changes(self, db: str, since: Any = 0, batch: int = 1000,
+                     include_docs: bool = True) -> Iterator[tuple[dict[str, Any], Any]]:
+        """Every change after `since` until caught up: (row, seq to checkpoint after it).
+        Ends on an empty page, never on `pending` (the test server has none)."""
+        while True:
+            page = self.changes(db, since, limit=batch, include_docs=include_docs)
+            for row in page.results:
+                yield row, row.get("seq", page.last_seq)
+            since = page.last_seq
+            if len(page.results) < batch:
+                return

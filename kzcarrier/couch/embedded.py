@@ -1,0 +1,88 @@
+"""The embedded CouchDB-compatible server: pouchdb-server 4.2.0 from the repo's server/.
+
+For development, demos and the test suite only; production points kzcarrier at a real
+Apache CouchDB 3.x. The server is installed by `npm ci` in server/ (scripts/setup) and runs
+on a free loopback port, with its data under a folder of ours (or in memory). It is started
+with `--unhandled-rejections=warn` so that a request that would crash it (see
+reference/couchdb-test-server.md) cannot take it down.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+SERVER_DIR = Path(__file__).resolve().parents[2] / "server"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class EmbeddedServer:
+    def __init__(self, run_dir: Path, port: int | None = None, in_memory: bool = False,
+                 server_dir: Path = SERVER_DIR):
+        self.run_dir = Path(run_dir)
+        self.port = port or free_port()
+        self.in_memory = in_memory
+        self.server_dir = server_dir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        binary = self.server_dir / "node_modules" / "pouchdb-server" / "bin" / "pouchdb-server"
+        if not binary.exists():
+            raise FileNotFoundError(
+                f"pouchdb-server is not installed in {self.server_dir} (run scripts/setup)")
+        data = ["-m"] if self.in_memory else ["-d", str(self.run_dir / "data")]
+        return ["node", "--unhandled-rejections=warn", str(binary), "-p", str(self.port),
+                "-o", "127.0.0.1", "-n", "-c", str(self.run_dir / "config.json"), *data]
+
+    def start(self, wait: float = 30.0) -> "EmbeddedServer":
+        (self.run_dir / "data").mkdir(parents=True, exist_ok=True)
+        config = self.run_dir / "config.json"
+        if not config.exists():
+            config.write_text(json.dumps({"log": {"file": str(self.run_dir / "log.txt"),
+                                                  "level": "warning"}}))
+        with open(self.run_dir / "stdout.txt", "ab") as log:
+            self.process = subprocess.Popen(self.command(), cwd=self.run_dir, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"pouchdb-server exited at start; see {self.run_dir}/stdout.txt")
+            try:
+                if httpx.get(self.url + "/", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"pouchdb-server did not answer on {self.url} within {wait:.0f}s")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def __enter__(self) -> "EmbeddedServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

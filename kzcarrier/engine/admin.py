@@ -1,0 +1,108 @@
+"""What operators ask of the engine: `kzcarrier status`, `request retry`, `request cancel`."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..couch.client import Couch
+from ..errors import KzError, NotFound
+from ..numbers import NumberRules, number_db
+from . import protocol
+from .watcher import CHECKPOINT, SERVICE_DB
+
+
+def status(couch: Couch, heartbeat_interval: float = 5.0) -> dict[str, Any]:
+    now = protocol.now()
+    out: dict[str, Any] = {"databases": {}, "workers": [], "totals": {}}
+    for db in couch.number_dbs():
+        counts = {"pending": 0, "running": 0, "failed": 0, "completed": 0, "dry_run": 0}
+        for row in couch.view(db, "kzcarrier", "request_status", group=True):
+            counts[row["key"]] = row["value"]
+        oldest = None
+        stale = 0
+        for row in couch.view(db, "kzcarrier", "requests", include_docs=True):
+            doc = row.get("doc") or {}
+            st = protocol.own_state(doc)
+            if st is None:
+                since = doc.get("pvt_modified") or doc.get("pvt_created")
+                if isinstance(since, (int, float)):
+                    oldest = since if oldest is None else min(oldest, since)
+            elif st.get("status") == protocol.RUNNING and st.get("worker") and \
+                    float(st.get("claim_expires") or 0) < now:
+                stale += 1
+        checkpoint = couch.get_local(db, CHECKPOINT) or {}
+        lag = sum(1 for _ in couch.iter_changes(db, checkpoint.get("seq", 0),
+                                                include_docs=False))
+        out["databases"][db] = {**counts, "oldest_pending_age_s":
+                                None if oldest is None else round(now - oldest, 1),
+                                "stale_claims": stale, "feed_lag": lag}
+        for key, value in counts.items():
+            out["totals"][key] = out["totals"].get(key, 0) + value
+    if couch.db_exists(SERVICE_DB):
+        for row in couch.all_docs(SERVICE_DB, start_key="worker:", end_key="worker:\ufff0"):
+            doc = row.get("doc") or {}
+            age = now - float(doc.get("heartbeat", 0))
+            out["workers"].append({"worker": doc.get("worker"), "host": doc.get("host"),
+                                   "last_seen_s": round(age, 1),
+                                   "alive": age < 3 * heartbeat_interval})
+    return out
+
+
+def _locate(couch: Couch, rules: NumberRules, number: str) -> tuple[str, str]:
+    num = rules.parse(number)
+    db = number_db(num)
+    if couch.get(db, num, missing_ok=True) is None:
+        raise NotFound(num)
+    return db, num
+
+
+def retry(couch: Couch, rules: NumberRules, number: str) -> dict[str, Any]:
+    """Make a failed (or stuck) request pending again; the same id keeps the carrier calls
+    idempotent."""
+    db, num = _locate(couch, rules, number)
+
+    def change(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+        if doc is None or protocol.request_of(doc) is None:
+            raise KzError(f"{num} has no request")
+        st = protocol.own_state(doc) or {}
+        if st.get("status") in ("completed", "dry_run"):
+            raise KzError(f"{num}: request {st.get('id')} already {st.get('status')}")
+        if st.get("status") == protocol.RUNNING and st.get("worker") and \
+                float(st.get("claim_expires") or 0) > protocol.now():
+            raise KzError(f"{num}: request {st.get('id')} is running on {st.get('worker')}")
+        keep = {k: st[k] for k in ("intent", "started") if k in st}
+        doc["pvt_request_state"] = {"id": st.get("id"), "status": protocol.RUNNING,
+                                    "attempts": 0, "worker": None, "claim_expires": 0,
+                                    "retried_by_operator": True, **keep} if st else None
+        if doc["pvt_request_state"] is None:
+            doc.pop("pvt_request_state")
+        return doc
+
+    couch.update(db, num, change)
+    return {"number": num, "status": "pending"}
+
+
+def cancel(couch: Couch, rules: NumberRules, number: str) -> dict[str, Any]:
+    """End a request that has not started (or whose worker died) as `failed`/cancelled."""
+    db, num = _locate(couch, rules, number)
+
+    def change(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+        if doc is None or not protocol.is_pending(doc):
+            raise KzError(f"{num} has no pending request")
+        st = protocol.own_state(doc) or {}
+        if st.get("status") == protocol.RUNNING and st.get("worker") and \
+                float(st.get("claim_expires") or 0) > protocol.now():
+            raise KzError(f"{num}: request {st.get('id')} is running on {st.get('worker')}; "
+                          "it cannot be cancelled mid-flight")
+        if st.get("intent"):
+            raise KzError(f"{num}: request {st.get('id')} may have reached the carrier "
+                          f"({st['intent'].get('action')}); retry it instead")
+        at = protocol.now()
+        doc["pvt_request_state"] = protocol.terminal(
+            {"id": protocol.request_id(doc),
+             "operation": (protocol.request_of(doc) or {}).get("operation"),
+             "attempts": st.get("attempts", 0)}, "failed", at,
+            error={"code": 400, "error": "cancelled", "message": "cancelled by operator"})
+        return doc
+
+    couch.update(db, num, change)
+    return {"number": num, "status": "failed", "error": "cancelled"}

@@ -1,0 +1,436 @@
+"""The engine: follow every number database, hand pending requests to a bounded pool.
+
+* Databases: the list of `numbers/...` databases is polled (cheap); where the server has
+  `_db_updates` (CouchDB with `_global_changes`), a longpoll on it wakes the loop and names
+  the databases that changed, so idle databases cost nothing.
+* Changes: one `feed=normal` read per changed database per pass, from an in-memory position;
+  no feed is held open per database. The checkpoint (`_local/kzcarrier-watcher`) advances
+  only past changes whose requests are finished.
+* The sweep (at start-up and every `sweep_interval`): the `_design/kzcarrier/requests` view
+  lists every unfinished request and every claim, so a change the feed missed, a crashed
+  worker's claim or a retry whose time has come is found. The feed is the fast path; the
+  sweep is what makes it correct.
+* Workers: each registers a heartbeat document in the `kzcarrier` database. A request is
+  offered first to its owner by rendezvous hashing of the document id over the live
+  workers; another worker takes it only after `steal_after` seconds, so N workers do not
+  all race for every document. Claims (written at the read `_rev`) make it exactly once
+  either way.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from ..carriers import short_name
+from ..couch.client import Couch
+from ..errors import KzError, StorageError
+from ..model.config import Config
+from ..numbers import NUMBERS_PREFIX
+from ..search import purge_discovery
+from . import protocol
+from .batch import Batch
+from .processor import Processor
+
+log = logging.getLogger("kzcarrier.watcher")
+
+SERVICE_DB = "kzcarrier"
+CHECKPOINT = "kzcarrier-watcher"
+
+
+@dataclass
+class WatchSettings:
+    pool_size: int = 16
+    sweep_interval: float = 30.0
+    db_poll_interval: float = 5.0
+    heartbeat_interval: float = 5.0
+    steal_after: float = 10.0
+    idle_sleep_max: float = 0.5
+    batch: int = 500
+    group_size: int = 100
+    purge_every: int = 20
+
+
+@dataclass
+class _DbFeed:
+    """Position in one database's feed, and the checkpoint that trails it."""
+
+    read_seq: Any = None
+    batches: list[tuple[Any, list[Future[str]]]] = field(default_factory=list)
+    saved_seq: Any = None
+
+
+class Gates:
+    """Per-carrier concurrency limits (`number_manager.<carrier>.max_concurrency`)."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self._sems: dict[str, threading.BoundedSemaphore | None] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def __call__(self, module: str) -> Iterator[None]:
+        with self._lock:
+            if module not in self._sems:
+                try:
+                    limit = self.config.get(f"number_manager.{short_name(module)}",
+                                            "max_concurrency")
+                except KzError:
+                    limit = None
+                self._sems[module] = (threading.BoundedSemaphore(int(limit))
+                                      if isinstance(limit, int) and limit > 0 else None)
+            sem = self._sems[module]
+        if sem is None:
+            yield
+            return
+        with sem:
+            yield
+
+
+class Watcher:
+    def __init__(self, couch: Couch, config: Config, settings: WatchSettings | None = None,
+                 worker_id: str | None = None):
+        self.couch = couch
+        self.config = config
+        self.settings = settings or WatchSettings()
+        self.worker = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.processor = Processor(couch, config, self.worker, gate=Gates(config))
+        self.batch = Batch(self.processor)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self.ready = threading.Event()  # set when the first sweep has offered its work
+        self._pool = ThreadPoolExecutor(self.settings.pool_size, thread_name_prefix="kzc")
+        self._inflight: dict[tuple[str, str], Future[str]] = {}
+        self._lock = threading.Lock()
+        self._feeds: dict[str, _DbFeed] = {}
+        self._first_seen: dict[tuple[str, str], float] = {}
+        # requests this worker saw finish, and when: a sweep's view read before that moment
+        # shows them pending still, and offering them again would cost a wasted pass
+        self._finished: dict[tuple[str, str], float] = {}
+        self._live_workers: list[str] = [self.worker]
+        self._dirty: set[str] = set()
+        self._db_updates_ok = False
+        self.counts: dict[str, int] = {}
+        self._sweeps = 0
+
+    # --- public --------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop claiming; in-flight requests finish; checkpoints are written."""
+        self._stop.set()
+        self._wake.set()
+
+    def run(self, once: bool = False) -> int:
+        """Until `stop()`; with `once`, until no request is pending. 0: all terminal."""
+        self.couch.ensure_db(SERVICE_DB)
+        self._heartbeat()
+        self._refresh_dbs()
+        if not once:
+            self._start_db_updates()
+            threading.Thread(target=self._sweep_loop, daemon=True, name="kzc-sweep").start()
+        next_dbs = next_beat = 0.0
+        sleep = 0.01
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if now >= next_beat:
+                    self._heartbeat()
+                    next_beat = now + self.settings.heartbeat_interval
+                if now >= next_dbs:
+                    self._refresh_dbs()
+                    next_dbs = now + self.settings.db_poll_interval
+                if once:
+                    while self._poll_feeds():
+                        pass  # read every feed to its end: it sees what no index lists
+                    pending = self._sweep()
+                    self.ready.set()
+                    self._wait_inflight()
+                    if not pending and not self._inflight:
+                        return 0
+                    self._stop.wait(0.05)
+                    continue
+                active = self._poll_feeds()
+                self._advance_checkpoints()
+                sleep = 0.01 if active else min(self.settings.idle_sleep_max, sleep * 2)
+                self._wake.wait(sleep)
+                self._wake.clear()
+            return 0
+        finally:
+            self._pool.shutdown(wait=True)
+            self._advance_checkpoints(force=True)
+            self._deregister()
+
+    # --- databases and feeds -------------------------------------------------------------
+
+    def _refresh_dbs(self) -> None:
+        try:
+            dbs = self.couch.number_dbs()
+        except StorageError as exc:
+            log.warning("cannot list databases: %s", exc)
+            return
+        for db in dbs:
+            if db not in self._feeds:
+                feed = _DbFeed()
+                try:
+                    self.couch.install_design_docs(db)
+                    local = self.couch.get_local(db, CHECKPOINT)
+                except StorageError as exc:
+                    log.warning("cannot prepare %s: %s", db, exc)
+                    continue
+                seq = (local or {}).get("seq", 0)
+                try:
+                    seq = self.couch.profile.resume_from(seq, self.couch.db_info(db))
+                except StorageError:
+                    pass
+                feed.read_seq = feed.saved_seq = seq
+                self._feeds[db] = feed
+                self._dirty.add(db)
+        for db in set(self._feeds) - set(dbs):
+            self._feeds.pop(db)
+
+    def _start_db_updates(self) -> None:
+        """Where `_db_updates` answers, a longpoll on it tells which databases changed."""
+        if not self.couch.profile.db_updates:
+            return
+        try:
+            self.couch.client.get_db_updates(feed="normal", limit=1)
+        except Exception:  # 404 without _global_changes, 401 without admin: poll instead
+            return
+        self._db_updates_ok = True
+        threading.Thread(target=self._db_updates_loop, daemon=True,
+                         name="kzc-db-updates").start()
+
+    def _db_updates_loop(self) -> None:
+        since = "now"
+        while not self._stop.is_set():
+            try:
+                res = self.couch.client.get_db_updates(feed="longpoll", since=since,
+                                                       timeout=10000).get_result()
+            except Exception:
+                self._stop.wait(1.0)
+                continue
+            since = res.get("last_seq", since)
+            names = {r.get("db_name") for r in res.get("results", [])}
+            changed = {n for n in names if isinstance(n, str) and n.startswith(NUMBERS_PREFIX)}
+            if changed:
+                with self._lock:
+                    self._dirty.update(changed)
+                self._wake.set()
+
+    def _poll_feeds(self) -> bool:
+        if self._db_updates_ok:
+            with self._lock:
+                dbs, self._dirty = set(self._dirty), set()
+        else:
+            dbs = set(self._feeds)
+        active = False
+        for db in sorted(dbs):
+            feed = self._feeds.get(db)
+            if feed is None:
+                continue
+            try:
+                page = self.couch.changes(db, feed.read_seq or 0, limit=self.settings.batch)
+            except StorageError as exc:
+                log.warning("changes of %s: %s", db, exc)
+                continue
+            docs = [row["doc"] for row in page.results
+                    if not row.get("deleted") and protocol.is_pending(row.get("doc") or {})]
+            futures = self._offer_page(db, docs)
+            if page.results and page.last_seq != feed.read_seq:
+                active = True
+                feed.batches.append((page.last_seq, futures))
+                if self._db_updates_ok and len(page.results) >= self.settings.batch:
+                    with self._lock:
+                        self._dirty.add(db)
+            feed.read_seq = page.last_seq
+        return active
+
+    def _advance_checkpoints(self, force: bool = False) -> None:
+        for db, feed in self._feeds.items():
+            seq = None
+            while feed.batches and all(f.done() for f in feed.batches[0][1]):
+                seq = feed.batches.pop(0)[0]
+            if seq is None or seq == feed.saved_seq:
+                continue
+            try:
+                self.couch.put_local(db, CHECKPOINT, {"seq": seq, "worker": self.worker})
+                feed.saved_seq = seq
+            except StorageError as exc:
+                log.warning("checkpoint of %s: %s", db, exc)
+
+    # --- sweep ---------------------------------------------------------------------------
+
+    def _sweep_loop(self) -> None:
+        """The live watcher's sweep runs beside the feeds: a view that takes seconds to
+        bring up to date (many changed documents) does not hold up the fast path."""
+        while not self._stop.is_set():
+            try:
+                self._sweep()
+            except Exception as exc:  # a failed sweep is retried at the next interval
+                log.exception("sweep: %s", exc)
+            self.ready.set()
+            self._stop.wait(self.settings.sweep_interval)
+
+    def _sweep(self) -> int:
+        """Offer every unfinished request that is due; returns how many are unfinished.
+        Every `purge_every` sweeps, expired discovery documents are deleted too."""
+        self._sweeps += 1
+        if self._sweeps % self.settings.purge_every == 1:
+            for db in list(self._feeds):
+                purge_discovery(self.couch, db)
+        unfinished = 0
+        now = protocol.now()
+        began = time.monotonic()
+        for db in list(self._feeds):
+            read_at = time.monotonic()
+            try:
+                rows = self.couch.view(db, "kzcarrier", "requests", include_docs=True)
+            except StorageError as exc:
+                log.warning("sweep of %s: %s", db, exc)
+                unfinished += 1
+                continue
+            due = []
+            for row in rows:
+                doc = row.get("doc") or {}
+                if not protocol.is_pending(doc) or self._finished.get(
+                        (db, doc["_id"]), -1.0) >= read_at:
+                    continue  # finished, or seen finishing after this view was read
+                unfinished += 1
+                if protocol.due_at(doc, self.worker) <= now:
+                    due.append(doc)
+            self._offer_page(db, due)   # fresh ones in groups, the rest one by one
+        with self._lock:  # what finished before this sweep began, its views showed
+            self._finished = {k: t for k, t in self._finished.items() if t >= began}
+        return unfinished
+
+    # --- ownership and the pool ----------------------------------------------------------
+
+    def _owner(self, doc_id: str) -> str:
+        def score(worker: str) -> bytes:
+            return hashlib.sha1(f"{worker}/{doc_id}".encode()).digest()
+        return max(self._live_workers, key=score)
+
+    def _mine(self, key: tuple[str, str]) -> bool:
+        """Whether this worker takes the request now (call with the lock held): its own
+        share, or another's that has waited `steal_after`."""
+        if self._owner(key[1]) == self.worker:
+            return True
+        first = self._first_seen.setdefault(key, time.monotonic())
+        return time.monotonic() - first >= self.settings.steal_after
+
+    def _offer_page(self, db: str, docs: list[dict[str, Any]]) -> list[Future[Any]]:
+        """A feed page's pending requests, in groups for `Batch` (requests that call no
+        carrier, together); the rest of each group is then offered one by one. Returns the
+        futures the page's checkpoint waits for (the list grows as groups hand work on)."""
+        futures: list[Future[Any]] = []
+        if self._stop.is_set():
+            return futures
+        with self._lock:
+            mine = []
+            for doc in docs:
+                key = (db, doc["_id"])
+                if key in self._inflight:
+                    futures.append(self._inflight[key])
+                elif self._mine(key):
+                    mine.append(doc)
+            size = self.settings.group_size
+            for start in range(0, len(mine), size):
+                group = mine[start:start + size]
+                try:
+                    fut = self._pool.submit(self._process_group, db, group, futures)
+                except RuntimeError:  # the pool is shutting down (a late sweep)
+                    break
+                futures.append(fut)
+                for doc in group:
+                    self._inflight[(db, doc["_id"])] = fut
+        return futures
+
+    def _process_group(self, db: str, docs: list[dict[str, Any]],
+                       futures: list[Future[Any]]) -> None:
+        ids = [doc["_id"] for doc in docs]
+        try:
+            result = self.batch.process(db, docs)
+            single = result.single
+        except Exception as exc:  # the engine never dies on one page: one by one instead
+            log.exception("group of %d requests in %s: %s", len(docs), db, exc)
+            single, result = [(doc["_id"], doc) for doc in docs], None
+        with self._lock:
+            for doc_id in ids:
+                self._inflight.pop((db, doc_id), None)
+                self._first_seen.pop((db, doc_id), None)
+            if result is not None:
+                self.counts["completed"] = (self.counts.get("completed", 0)
+                                            + len(result.statuses))
+                done_at = time.monotonic()
+                for doc_id in result.statuses:
+                    self._finished[(db, doc_id)] = done_at
+            for doc_id, doc in single:
+                if self._stop.is_set():  # not started: the checkpoint must stay before it
+                    futures.append(Future())
+                    break
+                try:
+                    fut = self._pool.submit(self._process, db, doc_id, doc)
+                except RuntimeError:  # the pool is shutting down
+                    futures.append(Future())
+                    break
+                self._inflight[(db, doc_id)] = fut
+                futures.append(fut)
+
+    def _process(self, db: str, doc_id: str, doc: dict[str, Any] | None = None) -> str:
+        try:
+            status = self.processor.process(db, doc_id, doc)
+        except Exception as exc:  # the engine never dies on one document
+            log.exception("request %s in %s: %s", doc_id, db, exc)
+            status = "error"
+        finally:
+            with self._lock:
+                self._inflight.pop((db, doc_id), None)
+                if not self._stop.is_set():
+                    self._first_seen.pop((db, doc_id), None)
+        with self._lock:
+            self.counts[status] = self.counts.get(status, 0) + 1
+            if status in protocol.TERMINAL:
+                self._finished[(db, doc_id)] = time.monotonic()
+        return status
+
+    def _wait_inflight(self) -> None:
+        while True:
+            with self._lock:
+                futures = list(self._inflight.values())
+            if not futures:
+                return
+            for fut in futures:
+                fut.result()
+
+    # --- worker registry -----------------------------------------------------------------
+
+    def _heartbeat(self) -> None:
+        now = protocol.now()
+        try:
+            self.couch.update(SERVICE_DB, f"worker:{self.worker}", lambda d: {
+                **(d or {}), "type": "worker", "worker": self.worker, "pid": os.getpid(),
+                "host": socket.gethostname(), "heartbeat": now})
+            rows = self.couch.all_docs(SERVICE_DB, start_key="worker:", end_key="worker:\ufff0")
+        except StorageError as exc:
+            log.warning("heartbeat: %s", exc)
+            return
+        fresh = now - 3 * self.settings.heartbeat_interval
+        live = [r["doc"]["worker"] for r in rows
+                if (r.get("doc") or {}).get("heartbeat", 0) >= fresh]
+        self._live_workers = sorted(set(live) | {self.worker})
+
+    def _deregister(self) -> None:
+        try:
+            doc = self.couch.get(SERVICE_DB, f"worker:{self.worker}", missing_ok=True)
+            if doc:
+                self.couch.delete(SERVICE_DB, doc["_id"], doc["_rev"])
+        except StorageError:
+            pass
