@@ -1,0 +1,155 @@
+"""`kzcarrier watch`, `status`, `request ...` and `up`: running and operating the engine."""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from ..app import App, Settings
+from .common import emit
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Process every pending request, then exit.")
+@click.option("--pool", "pool_size", default=16, show_default=True,
+              help="Requests handled at once.")
+@click.option("--sweep-interval", default=30.0, show_default=True,
+              help="Seconds between sweeps of the request index.")
+@click.option("--worker-id", default=None, help="Name of this worker (default: host-pid-random).")
+@click.option("--heartbeat-interval", default=5.0, show_default=True,
+              help="Seconds between worker heartbeats; a worker silent for three is gone.")
+@click.option("--log-level", default="INFO", show_default=True)
+@click.pass_obj
+def watch(app: App, once: bool, pool_size: int, sweep_interval: float, worker_id: str | None,
+          heartbeat_interval: float, log_level: str) -> None:
+    """Run the engine: follow every number database and process pvt_request documents."""
+    import logging
+
+    from ..engine.watcher import Watcher, WatchSettings
+
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    watcher = Watcher(app.couch, app.config,
+                      WatchSettings(pool_size=pool_size, sweep_interval=sweep_interval,
+                                    heartbeat_interval=heartbeat_interval,
+                                    steal_after=2 * heartbeat_interval),
+                      worker_id=worker_id)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: watcher.stop())
+    sys.exit(watcher.run(once=once))
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def status(app: App, as_json: bool) -> None:
+    """Requests per database (pending, running, failed, completed), claims, workers, lag."""
+    from ..engine.admin import status as engine_status
+
+    data = engine_status(app.couch)
+    if as_json:
+        emit(data, True)
+        return
+    click.echo(f"{'database':<18}{'pending':>8}{'running':>8}{'failed':>8}{'done':>8}"
+               f"{'dry_run':>8}{'stale':>6}{'lag':>6}  oldest pending")
+    for db, c in data["databases"].items():
+        age = "-" if c["oldest_pending_age_s"] is None else f"{c['oldest_pending_age_s']}s"
+        click.echo(f"{db:<18}{c['pending']:>8}{c['running']:>8}{c['failed']:>8}"
+                   f"{c['completed']:>8}{c['dry_run']:>8}{c['stale_claims']:>6}"
+                   f"{c['feed_lag']:>6}  {age}")
+    for w in data["workers"]:
+        click.echo(f"worker {w['worker']} on {w['host']}: last seen {w['last_seen_s']}s ago"
+                   f"{'' if w['alive'] else ' (gone)'}")
+
+
+@click.group()
+def request() -> None:
+    """Operator actions on pvt_request documents."""
+
+
+@request.command("retry")
+@click.argument("num")
+@click.pass_obj
+def request_retry(app: App, num: str) -> None:
+    """Make NUM's failed or stuck request pending again (same id: no double purchase)."""
+    from ..engine.admin import retry
+
+    emit(retry(app.couch, app.rules(), num), True)
+
+
+@request.command("cancel")
+@click.argument("num")
+@click.pass_obj
+def request_cancel(app: App, num: str) -> None:
+    """End NUM's pending request as failed (cancelled), if it has not reached a carrier."""
+    from ..engine.admin import cancel
+
+    emit(cancel(app.couch, app.rules(), num), True)
+
+
+@click.command()
+@click.option("--port", default=15984, show_default=True, help="Loopback port to serve on.")
+@click.option("--data", "data_dir", default=".kzcarrier", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the server's data and logs.")
+@click.option("--no-demo", is_flag=True,
+              help="Do not start the carrier simulators nor run the demo.")
+@click.pass_obj
+def up(app: App, port: int, data_dir: Path, no_demo: bool) -> None:
+    """Run kzcarrier on the embedded CouchDB-compatible server (development/demo): the
+    server, initialised, and the engine watching it, until Ctrl-C. Production runs
+    `kzcarrier watch` against a real CouchDB instead."""
+    import logging
+
+    from ..couch.embedded import EmbeddedServer
+    from ..engine.watcher import Watcher
+
+    logging.basicConfig(level="INFO", stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    server = EmbeddedServer(data_dir.resolve(), port=port).start()
+    try:
+        up_app = App(Settings(couch_url=server.url, node=app.settings.node))
+        up_app.init()
+        click.echo(f"kzcarrier: embedded CouchDB-compatible server on {server.url} "
+                   f"(data in {data_dir}); initialised; engine watching.")
+        click.echo(f"  export KZCARRIER_COUCH_URL={server.url}")
+        click.echo("Write pvt_request documents or use `kzcarrier number ...`; Ctrl-C stops.")
+        watcher = Watcher(up_app.couch, up_app.config)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: watcher.stop())
+
+        def guard() -> None:
+            while server.process is not None and server.process.poll() is None:
+                time.sleep(1.0)
+            click.echo(f"error: the embedded server stopped; see {data_dir}/stdout.txt",
+                       err=True)
+            watcher.stop()
+
+        threading.Thread(target=guard, daemon=True).start()
+        sims = []
+        if not no_demo:
+            from .. import demo
+
+            sims = demo.start_simulators(up_app)
+            click.echo("carrier simulators: " + ", ".join(f"{s.name} {s.url}" for s in sims))
+
+            def show() -> None:
+                try:
+                    demo.run(up_app, click.echo)
+                except Exception as exc:  # the demo is a show, never a reason to stop
+                    click.echo(f"demo: failed: {type(exc).__name__}: {exc}", err=True)
+
+            threading.Thread(target=show, daemon=True).start()
+        watcher.run()
+        for sim in sims:
+            sim.stop()
+    finally:
+        server.stop()
+
+
