@@ -4,7 +4,12 @@ By default the suite starts the repo's pouchdb-server in memory. Set
 KZCARRIER_TEST_COUCH_URL (e.g. http://admin:secret@127.0.0.1:5984) to run every test
 against that server instead; the suite then deletes only the databases it created. Point it
 at a CouchDB with no KAZOO databases of its own (numbers/..., system_config, accounts): the
-tests load KAZOO's fixtures under those names.
+tests load their fixtures under those names.
+
+`tests/fixtures/` holds the project's own documents in KAZOO's storage shapes. KAZOO's own
+test data is not part of the repository: the compatibility suite (`-m kazoo_compat`,
+tests/compat/) runs against it only where KZCARRIER_KAZOO_FIXTURES (default: a
+`shared/fixtures/kazoo` folder beside the repository) names it, and is skipped otherwise.
 """
 from __future__ import annotations
 
@@ -19,8 +24,9 @@ from kzcarrier.app import App, Settings
 from kzcarrier.couch.client import Couch
 from kzcarrier.couch.embedded import EmbeddedServer
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
-FIXTURES = SHARED / "fixtures" / "kazoo"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+KAZOO_FIXTURES = Path(os.environ.get("KZCARRIER_KAZOO_FIXTURES") or
+                      Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "kazoo")
 ENV_URL = "KZCARRIER_TEST_COUCH_URL"
 
 
@@ -30,11 +36,17 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    if not FIXTURES.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"KAZOO fixtures missing at {FIXTURES}")
-        pytest.skip(f"KAZOO fixtures missing at {FIXTURES}")
+    """The project's own KAZOO-shaped documents (tests/fixtures)."""
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def kazoo_fixtures_dir() -> Path:
+    """KAZOO's own test data, for the optional compatibility suite only."""
+    if not KAZOO_FIXTURES.is_dir():
+        pytest.skip(f"KAZOO's fixtures are not here ({KAZOO_FIXTURES}); set "
+                    "KZCARRIER_KAZOO_FIXTURES to run the compatibility suite")
+    return KAZOO_FIXTURES
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +81,7 @@ def couch(app: App) -> Couch:
 
 @pytest.fixture
 def loaded(app: App, fixtures_dir: Path) -> App:
-    """KAZOO's fixture databases loaded into the test server."""
+    """The fixture databases (tests/fixtures/dbs) loaded into the test server."""
     from kzcarrier.sync.loader import load_directory
 
     report = load_directory(app.couch, fixtures_dir / "dbs")

@@ -49,7 +49,7 @@ def test_db_load_then_number_show(run, fixtures_dir):
     result = run("db", "load", str(fixtures_dir / "dbs"), "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["databases"] == 24 and report["failed"] == []
+    assert report["databases"] == 19 and report["failed"] == []
     shown = run("number", "show", "+15551255693", "--json")
     doc = json.loads(shown.output)
     assert doc["_id"] == "+15551255693" and doc["pvt_state"] == "in_service"

@@ -69,7 +69,7 @@ def test_account_override_and_reseller_fallback(loaded):
 
 
 def test_fixture_carrier_config_is_read(loaded):
-    assert loaded.config.get("number_manager.vitelity", "routesip") == "1.2.3.4"
+    assert loaded.config.get("number_manager.vitelity", "routesip") == "192.0.2.10"
     assert loaded.config.get("number_manager", "port_in_module_name") == "knm_local"
 
 

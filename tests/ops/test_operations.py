@@ -1,4 +1,4 @@
-"""Operations over collections against KAZOO's fixture data in the test server
+"""Operations over collections against the fixture databases in the test server
 (reference/kazoo-tests-catalogue.md §6-§10)."""
 from pathlib import Path
 
@@ -67,7 +67,7 @@ def test_create_variants(ops, loaded):
     r = ops.create([AVAILABLE], Options(auth_by=MASTER, assign_to=RESELLER))
     assert r.successes[AVAILABLE].to_state == "in_service"
     assert doc(loaded, AVAILABLE)["pvt_assigned_to"] == RESELLER
-    assert doc(loaded, AVAILABLE)["my_key"] == "my string"  # no public_fields: kept
+    assert doc(loaded, AVAILABLE)["label"] == "front desk"  # no public_fields: kept
     r = ops.create(["+15559871235"], Options(auth_by=MASTER, assign_to=RESELLER,
                                               state="reserved"))
     assert doc(loaded, "+15559871235")["pvt_reserve_history"] == [RESELLER]
