@@ -1,7 +1,7 @@
 """The document protocol (`pvt_request` in, `pvt_request_state` and `pvt_transitions` out),
 as pure functions over documents: is a request pending, due, claimable; what the claim,
 retry and terminal states look like; the retry policy. See
-../shared/design/document-protocol.md and design_docs/engine.md.
+design_docs/protocol.md (the contract, for users) and design_docs/engine.md (decisions).
 """
 from __future__ import annotations
 

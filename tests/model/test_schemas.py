@@ -7,7 +7,6 @@ from kzcarrier.errors import SchemaError
 from kzcarrier.model import schemas
 
 
-
 def test_every_fixture_number_document_is_valid(fixtures_dir):
     paths = list((fixtures_dir / "dbs").glob("numbers%2F*/docs/*.json")) + \
         list((fixtures_dir / "migrations").glob("*.json"))
