@@ -5,12 +5,57 @@ import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 import click
 
+from .. import logs
 from ..app import App, Settings
 from .common import emit
+
+
+def _address(ctx: click.Context, param: click.Parameter, value: str | None,
+             ) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    from ..engine.http import parse_address
+    try:
+        return parse_address(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def logging_options(fn: Any) -> Any:
+    fn = click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+                      show_default=True, envvar="KZCARRIER_LOG_FORMAT",
+                      help="json: one JSON object per line (env KZCARRIER_LOG_FORMAT).")(fn)
+    return click.option("--log-level", default="INFO", show_default=True,
+                        envvar="KZCARRIER_LOG_LEVEL")(fn)
+
+
+def http_option(fn: Any) -> Any:
+    return click.option("--http", default=None, callback=_address, metavar="HOST:PORT",
+                        envvar="KZCARRIER_HTTP",
+                        help="Serve /metrics, /healthz and /readyz there (off by default; "
+                        "env KZCARRIER_HTTP).")(fn)
+
+
+@contextmanager
+def serving(watcher: Any, address: tuple[str, int] | None) -> Iterator[None]:
+    """The engine's HTTP endpoints around `watcher.run()`, when asked for."""
+    if address is None:
+        yield
+        return
+    from ..engine.http import EngineHttp
+
+    http = EngineHttp(watcher, *address).start()
+    click.echo(f"metrics and health on {http.url} (/metrics, /healthz, /readyz)", err=True)
+    try:
+        yield
+    finally:
+        http.stop()
 
 
 @click.command()
@@ -22,18 +67,16 @@ from .common import emit
 @click.option("--worker-id", default=None, help="Name of this worker (default: host-pid-random).")
 @click.option("--heartbeat-interval", default=5.0, show_default=True,
               help="Seconds between worker heartbeats; a worker silent for three is gone.")
-@click.option("--log-level", default="INFO", show_default=True)
+@logging_options
+@http_option
 @click.pass_obj
 def watch(app: App, once: bool, pool_size: int, sweep_interval: float, worker_id: str | None,
-          heartbeat_interval: float, log_level: str) -> None:
+          heartbeat_interval: float, log_level: str, log_format: str,
+          http: tuple[str, int] | None) -> None:
     """Run the engine: follow every number database and process pvt_request documents."""
-    import logging
-
     from ..engine.watcher import Watcher, WatchSettings
 
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logs.configure(log_level, log_format)
     watcher = Watcher(app.couch, app.config,
                       WatchSettings(pool_size=pool_size, sweep_interval=sweep_interval,
                                     heartbeat_interval=heartbeat_interval,
@@ -41,7 +84,9 @@ def watch(app: App, once: bool, pool_size: int, sweep_interval: float, worker_id
                       worker_id=worker_id)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: watcher.stop())
-    sys.exit(watcher.run(once=once))
+    with serving(watcher, http):
+        code = watcher.run(once=once)
+    sys.exit(code)
 
 
 @click.command()
@@ -99,20 +144,23 @@ def request_cancel(app: App, num: str) -> None:
               help="Folder for the server's data and logs.")
 @click.option("--no-demo", is_flag=True,
               help="Do not start the carrier simulators nor run the demo.")
+@click.option("--server-dir", default=None, envvar="KZCARRIER_SERVER_DIR",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Where pouchdb-server is installed (node_modules/ inside); default: the "
+              "source tree's server/ (env KZCARRIER_SERVER_DIR).")
+@logging_options
+@http_option
 @click.pass_obj
-def up(app: App, port: int, data_dir: Path, no_demo: bool) -> None:
+def up(app: App, port: int, data_dir: Path, no_demo: bool, server_dir: Path | None,
+       log_level: str, log_format: str, http: tuple[str, int] | None) -> None:
     """Run kzcarrier on the embedded CouchDB-compatible server (development/demo): the
     server, initialised, and the engine watching it, until Ctrl-C. Production runs
     `kzcarrier watch` against a real CouchDB instead."""
-    import logging
-
     from ..couch.embedded import EmbeddedServer
     from ..engine.watcher import Watcher
 
-    logging.basicConfig(level="INFO", stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    server = EmbeddedServer(data_dir.resolve(), port=port).start()
+    logs.configure(log_level, log_format)
+    server = EmbeddedServer(data_dir.resolve(), port=port, server_dir=server_dir).start()
     try:
         up_app = App(Settings(couch_url=server.url, node=app.settings.node))
         up_app.init()
@@ -146,7 +194,8 @@ def up(app: App, port: int, data_dir: Path, no_demo: bool) -> None:
                     click.echo(f"demo: failed: {type(exc).__name__}: {exc}", err=True)
 
             threading.Thread(target=show, daemon=True).start()
-        watcher.run()
+        with serving(watcher, http):
+            watcher.run()
         for sim in sims:
             sim.stop()
     finally:

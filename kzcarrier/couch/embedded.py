@@ -3,13 +3,18 @@
 For development, demos and the test suite only; production points kzcarrier at a real
 Apache CouchDB 3.x. The server is installed by `npm ci` in server/ (scripts/setup) and runs
 on a free loopback port, with its data under a folder of ours (or in memory). It is started
-with `--unhandled-rejections=warn` so that a request that would crash it (see
-reference/couchdb-test-server.md) cannot take it down.
+with `--unhandled-rejections=warn` so that a request that would crash it (an unhandled
+promise rejection in pouchdb-server) cannot take it down.
+
+Where it is looked for: `server_dir` when given (`kzcarrier up --server-dir`, env
+KZCARRIER_SERVER_DIR), else the source tree's `server/`. A wheel install has no source tree:
+`EmbeddedServerMissing` then says how to install it.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,7 +23,24 @@ from pathlib import Path
 
 import httpx
 
+from ..errors import KzError
+
 SERVER_DIR = Path(__file__).resolve().parents[2] / "server"
+PINNED = "pouchdb-server@4.2.0"
+
+
+class EmbeddedServerMissing(KzError):
+    code, error = 500, "embedded_server_missing"
+
+    def __init__(self, where: Path, node: bool):
+        how = (f"install it with `npm install --prefix DIR {PINNED}` and pass "
+               "--server-dir DIR (or set KZCARRIER_SERVER_DIR); from a source checkout, "
+               "scripts/setup installs it into server/") if node else \
+            "install Node.js (it runs pouchdb-server), then `npm install --prefix DIR " \
+            f"{PINNED}` and pass --server-dir DIR"
+        super().__init__(f"the embedded CouchDB-compatible server is not installed in {where}: "
+                         f"{how}. Or run against a real CouchDB: `kzcarrier --couch-url URL "
+                         "init` then `kzcarrier --couch-url URL watch`.")
 
 
 def free_port() -> int:
@@ -29,11 +51,11 @@ def free_port() -> int:
 
 class EmbeddedServer:
     def __init__(self, run_dir: Path, port: int | None = None, in_memory: bool = False,
-                 server_dir: Path = SERVER_DIR):
+                 server_dir: Path | None = None):
         self.run_dir = Path(run_dir)
         self.port = port or free_port()
         self.in_memory = in_memory
-        self.server_dir = server_dir
+        self.server_dir = Path(server_dir) if server_dir else SERVER_DIR
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -42,9 +64,8 @@ class EmbeddedServer:
 
     def command(self) -> list[str]:
         binary = self.server_dir / "node_modules" / "pouchdb-server" / "bin" / "pouchdb-server"
-        if not binary.exists():
-            raise FileNotFoundError(
-                f"pouchdb-server is not installed in {self.server_dir} (run scripts/setup)")
+        if not binary.exists() or shutil.which("node") is None:
+            raise EmbeddedServerMissing(self.server_dir, shutil.which("node") is not None)
         data = ["-m"] if self.in_memory else ["-d", str(self.run_dir / "data")]
         return ["node", "--unhandled-rejections=warn", str(binary), "-p", str(self.port),
                 "-o", "127.0.0.1", "-n", "-c", str(self.run_dir / "config.json"), *data]
