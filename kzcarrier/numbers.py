@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Mapping
 from urllib.parse import quote
+
+import phonenumbers
 
 from .errors import InvalidNumber, NotReconcilable
 
@@ -114,6 +117,32 @@ class NumberRules:
             if regex and _compile(regex, f"classifier {name}").search(num):
                 return name
         return None
+
+
+_NANP = re.compile(r"^\+1[2-9]\d{2}[2-9]\d{6}$")
+
+
+def is_valid_for_country(number: str) -> bool:
+    """Whether an E.164 number could be assigned in its country, as phonenumbers (Google's
+    libphonenumber metadata) judges it. KAZOO's config-driven `reconcile_regex` and
+    classifiers stay the judge of what KAZOO accepts; this is for numbers kzcarrier makes
+    up (carrier simulators, generated ranges). A NANP area code phonenumbers does not know
+    (the fictional 555) only needs NANP's structure: area code and exchange start 2-9."""
+    try:
+        parsed = phonenumbers.parse(number)
+    except phonenumbers.NumberParseException:
+        return False
+    if parsed.country_code == 1:
+        if not _NANP.match(number) or number[5:7] == "11":   # N11 exchanges are services
+            return False
+        return phonenumbers.is_valid_number(parsed) or not _npa_known(number[2:5])
+    return phonenumbers.is_valid_number(parsed)
+
+
+@lru_cache(maxsize=1024)
+def _npa_known(npa: str) -> bool:
+    return any(phonenumbers.is_valid_number(phonenumbers.parse(f"+1{npa}{nxx}0000"))
+               for nxx in ("200", "555", "730", "946"))
 
 
 def to_npan(number: str) -> str:

@@ -20,6 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
+import phonenumbers
+
+from ..numbers import is_valid_for_country
+
 Handler = Callable[["Request"], tuple[int, Any, dict[str, str]]]
 
 
@@ -167,19 +171,42 @@ class Simulator:
             self.server.server_close()
 
 
+SCAN_LIMIT = 200_000   # candidates looked at for one answer: a prefix with none stops there
+
+
+def national_size(digits: str) -> int:
+    """How many digits (country code included) a number starting with `digits` has: the
+    length of phonenumbers' example number for that country (12 when it knows none)."""
+    for k in (1, 2, 3):
+        region = phonenumbers.region_code_for_country_code(int(digits[:k] or 0))
+        if region != "ZZ":
+            example = phonenumbers.example_number(region)
+            if example is not None:
+                return k + len(str(example.national_number))
+    return 12
+
+
 def available_numbers(prefix: str, count: int, sold: dict[str, Any]) -> list[str]:
-    """`count` E.164 numbers starting with `prefix` (NANP when it starts +1), not sold."""
+    """`count` valid E.164 numbers starting with `prefix` (NANP when it starts +1), not sold,
+    in order. Valid as `numbers.is_valid_for_country` says (phonenumbers' judgement)."""
     digits = "".join(c for c in prefix if c.isdigit())
     international = prefix.startswith("+") and not prefix.startswith("+1")
     if not international and not digits.startswith("1"):
         digits = "1" + digits
-    size = 12 if international else 11   # +44 20 xxxx xxxx; +1 NPA NXX XXXX
+    size = national_size(digits) if international else 11   # +1 NPA NXX XXXX
     stem = digits[:size]
-    out = []
     width = size - len(stem)
-    for i in range(10 ** width if width else 1):
+    start = 0
+    if not international:   # jump over area codes and exchanges that start with 0 or 1
+        free = ["0"] * width
+        for pos in (1, 4):
+            if pos >= len(stem):
+                free[pos - len(stem)] = "2"
+        start = int("".join(free) or "0")
+    out: list[str] = []
+    for i in range(start, min(10 ** width if width else 1, start + SCAN_LIMIT)):
         num = f"+{stem}{i:0{width}d}" if width else f"+{stem}"
-        if num not in sold:
+        if num not in sold and is_valid_for_country(num):
             out.append(num)
         if len(out) >= count:
             break
