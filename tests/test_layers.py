@@ -9,14 +9,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "kzcarrier"
 
 # Lowest first. A module may import from its own layer or any layer below it.
 LAYERS = [
-    {"errors", "numbers", "json_copy"},
+    {"errors", "numbers", "json_copy", "logs", "metrics"},
     {"couch"},
     {"model"},
     {"carriers", "providers"},
     {"ops"},
     {"search"},
     {"engine"},
-    {"sync", "simulators", "metrics"},
+    {"sync", "simulators"},
     {"app", "demo"},
     {"cli", "__main__"},
 ]

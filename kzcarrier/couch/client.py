@@ -24,6 +24,7 @@ from ibmcloudant.cloudant_v1 import CloudantV1
 
 from ..errors import CouchUnavailable, DocConflict, DocNotFound, StorageError
 from ..json_copy import copy_json
+from ..logs import Scrubber
 from ..numbers import NUMBERS_PREFIX
 from . import compat as couch_compat
 from .group_commit import GroupCommit
@@ -122,6 +123,7 @@ class Couch:
     def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT,
                  design_docs: Iterable[DesignDoc] = ()):
         self._base, self._user, self._password = split_credentials(url)
+        Scrubber.add(self._password)
         self.url = redact(url)
         self.timeout = timeout
         self.design_docs = list(design_docs)

@@ -107,5 +107,5 @@ class Batch:
                 out.one_by_one(doc_id, None)  # a conflict, or an error: read it again first
             else:
                 out.statuses[doc_id] = "completed"
-                proc.log_transition(db, doc_id, claims[doc_id], outcome, "completed",
+                proc.report(db, doc_id, claims[doc_id], outcome, "completed",
                                     started)

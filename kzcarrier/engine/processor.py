@@ -20,6 +20,7 @@ from .. import carriers
 from ..carriers import OrderUnknown
 from ..couch.client import Couch
 from ..errors import CouchUnavailable, DocConflict, Invalid, KzError, StorageError
+from ..metrics import Metrics
 from ..model import schemas
 from ..model.config import NUMBER_MANAGER, Config
 from ..model.document import PhoneNumber
@@ -55,12 +56,13 @@ def validate(db: str, doc: dict[str, Any], rules: NumberRules) -> dict[str, Any]
 class Processor:
     def __init__(self, couch: Couch, config: Config, worker: str,
                  gate: Callable[[str], Any] | None = None,
-                 clock: Callable[[], float] = protocol.now):
+                 clock: Callable[[], float] = protocol.now, metrics: Metrics | None = None):
         self.couch = couch
         self.config = config
         self.worker = worker
         self.gate = gate
         self.clock = clock
+        self.metrics = metrics
 
     def policy(self) -> RetryPolicy:
         return RetryPolicy.from_config(self.config.section(NUMBER_MANAGER))
@@ -112,11 +114,11 @@ class Processor:
         rid = protocol.request_id(doc)
         if rid is None:
             raw = (protocol.request_of(doc) or {}).get("id")
-            return self._fail(db, doc, {"id": raw},
-                              Invalid("pvt_request must be an object with a non-empty "
-                                      "string id"), at)
+            return self._count(None, self._fail(db, doc, {"id": raw}, Invalid(
+                "pvt_request must be an object with a non-empty string id"), at))
         state = {"id": rid, "operation": (protocol.request_of(doc) or {}).get("operation"),
                  "attempts": previous.get("attempts", 0), "started": previous.get("started")}
+        op_name = state["operation"] if isinstance(state["operation"], str) else None
         options = (protocol.request_of(doc) or {}).get("options")
         wants_quote = isinstance(options, dict) and options.get("dry_run") is True
         ops = Ops(self.couch, self.config,
@@ -124,22 +126,25 @@ class Processor:
         try:
             req = validate(db, doc, ops.rules)
         except KzError as exc:
-            return self._fail(db, doc, state, exc, at)
+            return self._count(op_name, self._fail(db, doc, state, exc, at))
         if previous.get("attempts", 0) >= policy.max_attempts:
             err = previous.get("last_error") or {}
             reason = err.get("message") or "no answer"
-            return self._fail(db, doc, state, KzError(
+            return self._count(op_name, self._fail(db, doc, state, KzError(
                 f"gave up after {previous['attempts']} attempts: {reason}",
-                err.get("cause")), at, last=err)
+                err.get("cause")), at, last=err))
         opts = Options.from_json(req.get("options"))
         op = req["operation"]
 
         plan = ops.perform(op, [doc_id], replace(opts, dry_run=True))
         planned = plan.outcomes.get(doc_id) or next(iter(plan.outcomes.values()))
         if planned.error is not None and not planned.error.transient:
-            return self._fail(db, doc, state, planned.error, at)
+            return self._count(op, self._fail(db, doc, state, planned.error, at),
+                               planned.module_name)
         if opts.dry_run:
-            return self._finish_dry_run(db, doc, state, planned, plan.charges or [], at)
+            return self._count(op, self._finish_dry_run(db, doc, state, planned,
+                                                        plan.charges or [], at),
+                               planned.module_name)
 
         intent = previous.get("intent")
         if planned.carrier_action and intent is None:
@@ -161,12 +166,22 @@ class Processor:
             raise  # the request is no longer as claimed: re-read and decide again
         except (CouchUnavailable, StorageError) as exc:
             status = self._retry_or_fail(db, doc_id, claimed, exc, policy)
-        self.log_transition(db, doc_id, claimed, planned, status, started)
+        self.report(db, doc_id, claimed, planned, status, started)
         return status
 
-    def log_transition(self, db: str, doc_id: str, claimed: dict[str, Any], planned: Outcome,
-                       status: str, started: float) -> None:
-        """The one structured line per transition (no secrets: no options, no carrier data)."""
+    def _count(self, operation: str | None, status: str, carrier: str | None = None) -> str:
+        """Count an outcome decided before any claim (validation, planning, dry run)."""
+        if self.metrics is not None:
+            self.metrics.request_done(operation, status, carrier)
+        return status
+
+    def report(self, db: str, doc_id: str, claimed: dict[str, Any], planned: Outcome,
+               status: str, started: float) -> None:
+        """Metrics, and the one structured log line per transition (no secrets: no
+        options, no carrier data)."""
+        if self.metrics is not None:
+            self.metrics.request_done(claimed["operation"], status, planned.module_name,
+                                      time.monotonic() - started)
         if not log.isEnabledFor(logging.INFO):
             return
         log.info(json.dumps({
@@ -180,7 +195,8 @@ class Processor:
              claimed: dict[str, Any], previous: dict[str, Any], policy: RetryPolicy,
              at: float, fast: bool = False) -> str:
         hooks = Hooks(gate=self.gate, order_reference=claimed["id"],
-                      preloaded={doc["_id"]: doc}, replan_on_conflict=not fast)
+                      preloaded={doc["_id"]: doc}, replan_on_conflict=not fast,
+                      observe=self.metrics.carrier_call if self.metrics else None)
         # With a claim, a save conflict re-reads and re-plans inside the operation (the
         # carrier's answer is kept): the outcome may be written only while the claim holds.
         expect = None if fast else claimed
@@ -192,12 +208,16 @@ class Processor:
             ops = Ops(self.couch, self.config)
             carrier = ops.carrier(intent.get("carrier") or pn.module_name or "")
             if carrier is not None:
+                asked = time.monotonic()
                 try:
                     found = carrier.lookup_order(pn, claimed["id"], intent.get("action", ""))
                 except OrderUnknown as exc:
+                    self._observe_lookup(carrier.name, asked, exc)
                     return self._fail(db, doc, claimed, exc, self.clock(), mine=True)
                 except KzError as exc:
+                    self._observe_lookup(carrier.name, asked, exc)
                     return self._retry_or_fail(db, doc["_id"], claimed, exc, policy)
+                self._observe_lookup(carrier.name, asked, None)
                 if found is not None:
                     hooks.carrier_done[pn.number] = found
         ops = Ops(self.couch, self.config, hooks=hooks)
@@ -210,6 +230,11 @@ class Processor:
         if outcome.error.transient:
             return self._retry_or_fail(db, doc["_id"], claimed, outcome.error, policy)
         return self._fail(db, doc, claimed, outcome.error, self.clock(), mine=not fast)
+
+    def _observe_lookup(self, carrier: str, asked: float, exc: KzError | None) -> None:
+        if self.metrics is not None:
+            self.metrics.carrier_call(carrier, "lookup_order", time.monotonic() - asked,
+                                      exc.error if exc is not None else None)
 
     # --- writing the outcome -------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from typing import Any, Iterator
 from ..carriers import short_name
 from ..couch.client import Couch
 from ..errors import KzError, StorageError
+from ..metrics import Metrics
 from ..model.config import Config
 from ..numbers import NUMBERS_PREFIX
 from ..search import purge_discovery
@@ -64,8 +65,21 @@ class _DbFeed:
     """Position in one database's feed, and the checkpoint that trails it."""
 
     read_seq: Any = None
-    batches: list[tuple[Any, list[Future[str]]]] = field(default_factory=list)
+    # (seq after the page, the page's futures, how many changes it held)
+    batches: list[tuple[Any, list[Future[str]], int]] = field(default_factory=list)
     saved_seq: Any = None
+
+    def lag(self) -> int:
+        """Changes read whose requests are not finished yet: the checkpoint trails them."""
+        return sum(n for _, _, n in self.batches)
+
+
+def _pending_since(doc: dict[str, Any]) -> float | None:
+    """When a request began waiting, in Gregorian seconds: its first claim, else the
+    document's last change (KAZOO's pvt_modified)."""
+    started = (protocol.own_state(doc) or {}).get("started")
+    since = started if started is not None else doc.get("pvt_modified") or doc.get("pvt_created")
+    return float(since) if isinstance(since, (int, float)) else None
 
 
 class Gates:
@@ -97,12 +111,14 @@ class Gates:
 
 class Watcher:
     def __init__(self, couch: Couch, config: Config, settings: WatchSettings | None = None,
-                 worker_id: str | None = None):
+                 worker_id: str | None = None, metrics: Metrics | None = None):
         self.couch = couch
         self.config = config
         self.settings = settings or WatchSettings()
         self.worker = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.processor = Processor(couch, config, self.worker, gate=Gates(config))
+        self.metrics = metrics or Metrics()
+        self.processor = Processor(couch, config, self.worker, gate=Gates(config),
+                                   metrics=self.metrics)
         self.batch = Batch(self.processor)
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -120,6 +136,7 @@ class Watcher:
         self._db_updates_ok = False
         self.counts: dict[str, int] = {}
         self._sweeps = 0
+        self.metrics.track_claims(lambda: len(self._inflight))
 
     # --- public --------------------------------------------------------------------------
 
@@ -151,7 +168,7 @@ class Watcher:
                     while self._poll_feeds():
                         pass  # read every feed to its end: it sees what no index lists
                     pending = self._sweep()
-                    self.ready.set()
+                    self._set_ready()
                     self._wait_inflight()
                     if not pending and not self._inflight:
                         return 0
@@ -246,7 +263,7 @@ class Watcher:
             futures = self._offer_page(db, docs)
             if page.results and page.last_seq != feed.read_seq:
                 active = True
-                feed.batches.append((page.last_seq, futures))
+                feed.batches.append((page.last_seq, futures, len(page.results)))
                 if self._db_updates_ok and len(page.results) >= self.settings.batch:
                     with self._lock:
                         self._dirty.add(db)
@@ -258,6 +275,7 @@ class Watcher:
             seq = None
             while feed.batches and all(f.done() for f in feed.batches[0][1]):
                 seq = feed.batches.pop(0)[0]
+            self.metrics.feed_lag.labels(db).set(feed.lag())
             if seq is None or seq == feed.saved_seq:
                 continue
             try:
@@ -276,20 +294,22 @@ class Watcher:
                 self._sweep()
             except Exception as exc:  # a failed sweep is retried at the next interval
                 log.exception("sweep: %s", exc)
-            self.ready.set()
+            self._set_ready()
             self._stop.wait(self.settings.sweep_interval)
 
     def _sweep(self) -> int:
         """Offer every unfinished request that is due; returns how many are unfinished.
         Every `purge_every` sweeps, expired discovery documents are deleted too."""
         self._sweeps += 1
+        self.metrics.sweeps.inc()
         if self._sweeps % self.settings.purge_every == 1:
             for db in list(self._feeds):
                 purge_discovery(self.couch, db)
-        unfinished = 0
+        unfinished = waiting = 0
         now = protocol.now()
         began = time.monotonic()
         for db in list(self._feeds):
+            backlog, oldest = 0, None
             read_at = time.monotonic()
             try:
                 rows = self.couch.view(db, "kzcarrier", "requests", include_docs=True)
@@ -304,12 +324,25 @@ class Watcher:
                         (db, doc["_id"]), -1.0) >= read_at:
                     continue  # finished, or seen finishing after this view was read
                 unfinished += 1
+                backlog += 1
+                since = _pending_since(doc)
+                if since is not None and (oldest is None or since < oldest):
+                    oldest = since
                 if protocol.due_at(doc, self.worker) <= now:
                     due.append(doc)
+                elif (protocol.own_state(doc) or {}).get("next_attempt"):
+                    waiting += 1
+            self.metrics.backlog.labels(db).set(backlog)
+            self.metrics.oldest_pending.labels(db).set(0 if oldest is None else now - oldest)
             self._offer_page(db, due)   # fresh ones in groups, the rest one by one
         with self._lock:  # what finished before this sweep began, its views showed
             self._finished = {k: t for k, t in self._finished.items() if t >= began}
+        self.metrics.retries_waiting.set(waiting)
         return unfinished
+
+    def _set_ready(self) -> None:
+        self.ready.set()
+        self.metrics.ready.set(1)
 
     # --- ownership and the pool ----------------------------------------------------------
 
@@ -426,6 +459,8 @@ class Watcher:
         live = [r["doc"]["worker"] for r in rows
                 if (r.get("doc") or {}).get("heartbeat", 0) >= fresh]
         self._live_workers = sorted(set(live) | {self.worker})
+        self.metrics.workers_alive.set(len(self._live_workers))
+        self.metrics.heartbeat.set(time.time())
 
     def _deregister(self) -> None:
         try:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any
+from typing import Any, Iterator
 
 from ..couch.client import Couch
 from ..errors import ConfigError, DocNotFound
 from ..json_copy import copy_json
+from ..logs import Scrubber
 from ..numbers import account_db, is_account_id
 from . import schemas
 from .document import now_gregorian
@@ -42,6 +43,18 @@ def mask_secrets(value: Any, key: str = "") -> Any:
     if key and SECRET_KEY.search(key) and value not in (None, ""):
         return MASK
     return value
+
+
+def secret_values(value: Any, key: str = "") -> Iterator[str]:
+    """Every secret-looking string value, at any depth (what `mask_secrets` would mask)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from secret_values(v, k)
+    elif isinstance(value, list):
+        for v in value:
+            yield from secret_values(v, key)
+    elif key and SECRET_KEY.search(key) and isinstance(value, str) and value:
+        yield value
 
 
 def parse_value(text: str) -> Any:
@@ -82,6 +95,8 @@ class Config:
             doc = self.couch.get(db, doc_id, missing_ok=True)
         except DocNotFound:
             doc = None
+        for secret in secret_values(doc):   # a credential read is a credential never logged
+            Scrubber.add(secret)
         self._cache[key] = (now, doc)
         return copy_json(doc)
 

@@ -122,6 +122,8 @@ class Hooks:
         instead of a re-read and re-plan (the engine re-reads the request itself).
     carrier_calls: False makes a number that needs a carrier call fail with
         `CarrierCallDeferred`, untouched (the engine claims it first, then calls).
+    observe(carrier, action, seconds, error): told about every carrier call, answered or
+        not (`error`: the KAZOO error name of a failed one), for metrics.
     """
 
     finish: Callable[[PhoneNumber, "Outcome"], None] | None = None
@@ -132,6 +134,7 @@ class Hooks:
     preloaded: dict[str, dict[str, Any]] = field(default_factory=dict)
     quote: bool = True
     carrier_calls: bool = True
+    observe: Callable[[str, str, float, str | None], None] | None = None
 
 
 # Fields of a number document that survive its hard delete, on the tombstone.

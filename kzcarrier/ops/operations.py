@@ -12,6 +12,7 @@ quote (`charges.py`).
 """
 from __future__ import annotations
 
+import time
 from contextlib import nullcontext
 from typing import Any
 
@@ -223,10 +224,20 @@ class Ops:
         gate = self.hooks.gate(p.pn.module_name) if self.hooks.gate else nullcontext()
         p.pn.order_reference = self.hooks.order_reference
         with gate:
-            p.pn = (carrier.acquire_number(p.pn) if p.acquire
-                    else carrier.disconnect_number(p.pn))
+            started = time.monotonic()
+            try:
+                p.pn = (carrier.acquire_number(p.pn) if p.acquire
+                        else carrier.disconnect_number(p.pn))
+            except KzError as exc:
+                self._observe(p.pn.module_name, action, started, exc.error)
+                raise
+            self._observe(p.pn.module_name, action, started, None)
         self._performed[key] = p.pn.carrier_data
         return action
+
+    def _observe(self, module: str, action: str, started: float, error: str | None) -> None:
+        if self.hooks.observe is not None:
+            self.hooks.observe(module, action, time.monotonic() - started, error)
 
     def _transition(self, pn: PhoneNumber, target: str, opts: Options,
                     assign_to: str | None) -> Plan:
