@@ -139,12 +139,15 @@ class ByCarrier(KnmError):
     code, error = 500, "unspecified_fault"
 
     def __init__(self, number: str | None, carrier: str, reason: str, transient: bool = False,
-                 retry_after: float | None = None):
+                 retry_after: float | None = None, nothing_done: bool = False):
         super().__init__("fault by carrier", number or "unknown")
         self.carrier = carrier
         self.reason = reason
         self.transient = transient
         self.retry_after = retry_after
+        # True only when the answer proves the carrier did nothing (429, 503, a refused
+        # connection): the call may be made again without asking the carrier first.
+        self.nothing_done = nothing_done
 
     def __str__(self) -> str:
         return f"fault by carrier {self.carrier}: {self.reason} (number {self.cause})"
@@ -154,6 +157,17 @@ class ByCarrier(KnmError):
         out["carrier"] = self.carrier
         out["carrier_reason"] = self.reason
         return out
+
+
+class CarrierNotInstalled(KnmError):
+    """The number's carrier module is not installed on this worker: failing is the only
+    safe answer (KAZOO skips it, and the number would change hands with no purchase)."""
+
+    code, error = 500, "carrier_not_installed"
+
+    def __init__(self, number: str, module: str, available: list[str]):
+        super().__init__(f"carrier module {module} is not installed on this worker "
+                         f"(installed: {', '.join(available)})", number)
 
 
 class Unspecified(KnmError):

@@ -56,14 +56,14 @@ def buy_then_release(app, carrier: str, prefix: str, quantity: int = 1):
 def count_bulk_requests(couch: Couch, monkeypatch) -> list[tuple[str, int]]:
     """From now on, every `_bulk_docs` request `couch` sends: (database, documents)."""
     seen: list[tuple[str, int]] = []
-    original = couch._call
+    original = couch._call_raw
 
     def counting(what, fn, *args, **kwargs):
         if what.startswith("save "):
             seen.append((what.rsplit(" into ", 1)[1], len(args[1]["docs"])))
         return original(what, fn, *args, **kwargs)
 
-    monkeypatch.setattr(couch, "_call", counting)
+    monkeypatch.setattr(couch, "_call_raw", counting)
     return seen
 
 

@@ -55,6 +55,18 @@ class OrderUnknown(KzError):
                          number)
 
 
+class OrderPending(KzError):
+    """The carrier has the interrupted order and it is not final yet (received, processing):
+    wait for it, never order again."""
+
+    code, error = 500, "order_pending"
+    transient = True
+
+    def __init__(self, number: str, carrier: str, status: str):
+        super().__init__(f"{carrier} is still processing the order for {number} ({status})",
+                         number)
+
+
 @dataclass
 class CarrierContext:
     couch: "Couch"
@@ -115,8 +127,9 @@ class Carrier:
                      ) -> dict[str, Any] | None:
         """Exactly-once support, asked after a crash between a carrier call and its
         write-back: did `action` ("acquire" or "disconnect") for `request_id` happen?
-        Return the carrier data of the order if it did, None if it certainly did not;
-        raise OrderUnknown when the carrier cannot tell (the engine then fails the request
+        Return the carrier data of the order if it did, None if it certainly did not (or
+        the order failed for good); raise OrderPending while the carrier still works on it,
+        OrderUnknown when the carrier cannot tell (the engine then fails the request
         instead of risking a second purchase)."""
         raise OrderUnknown(pn.number, self.name)
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import ByCarrier
 from ..model.document import now_gregorian
+from . import OrderPending, OrderUnknown
 from .http import HttpCarrier
 
 TOLLFREE = {"800", "822", "833", "844", "855", "866", "877", "880", "881", "882", "883",
@@ -133,9 +134,17 @@ class Bandwidth2(HttpCarrier):
         root = self._xml("GET", "orders", pn.number, params={"customerOrderId": request_id})
         for item in root.iter("OrderIdUserIdDate"):
             numbers = [el.text for el in item.iter("TelephoneNumber")]
-            if pn.number[2:] in numbers and item.findtext("OrderStatus") == "COMPLETE":
+            if pn.number[2:] not in numbers:
+                continue
+            status = item.findtext("OrderStatus") or ""
+            if status == "COMPLETE":
                 return {"order_id": item.findtext("orderId"), "customer_order_id": request_id,
                         "number": pn.number}
+            if status == "FAILED":
+                continue          # nothing bought by that order
+            if status == "PARTIAL":
+                raise OrderUnknown(pn.number, self.name)
+            raise OrderPending(pn.number, self.name, status or "no status")
         return None
 
     def disconnect_number(self, pn: Any) -> Any:

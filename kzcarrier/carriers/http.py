@@ -1,7 +1,12 @@
 """What every HTTP carrier shares: an httpx client with TLS verification on, KAZOO's
 provisioning flags, and one mapping from HTTP outcomes to kzcarrier errors (timeouts,
 5xx and 429 are transient, with Retry-After kept; other refusals are permanent; an answer
-that cannot be parsed is transient, because the order may or may not have happened)."""
+that cannot be parsed is transient, because the order may or may not have happened).
+
+Whether a failed call certainly did nothing matters to exactly-once: a refused connection,
+a 429 (rate limited) and a 503 (not served) prove it, so the call may be repeated without
+an order lookup (`ByCarrier.nothing_done`); a timeout, a 500/502/504 or a garbled answer
+do not."""
 from __future__ import annotations
 
 import json
@@ -70,6 +75,9 @@ class HttpCarrier(Carrier):
         except httpx.TimeoutException as exc:
             raise ByCarrier(number, self.name, f"timeout: {type(exc).__name__}",
                             transient=True) from exc
+        except httpx.ConnectError as exc:   # never reached the carrier
+            raise ByCarrier(number, self.name, f"connection failed: {type(exc).__name__}",
+                            transient=True, nothing_done=True) from exc
         except httpx.HTTPError as exc:
             raise ByCarrier(number, self.name, f"connection failed: {type(exc).__name__}",
                             transient=True) from exc
@@ -78,7 +86,8 @@ class HttpCarrier(Carrier):
         if resp.status_code == 429 or resp.status_code >= 500:
             retry_after = _retry_after(resp.headers.get("Retry-After"))
             raise ByCarrier(number, self.name, f"{resp.status_code} {resp.reason_phrase}",
-                            transient=True, retry_after=retry_after)
+                            transient=True, retry_after=retry_after,
+                            nothing_done=resp.status_code in (429, 503))
         if resp.status_code >= 300:
             reason = REASONS.get(resp.status_code, "empty_response")
             raise ByCarrier(number, self.name, f"{reason}: {_message(resp)}")

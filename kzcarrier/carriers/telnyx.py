@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from ..errors import ByCarrier
 from ..numbers import DIALCODES, US_TOLLFREE_NPAS
+from . import OrderPending
 from .http import HttpCarrier
 
 
@@ -95,8 +96,13 @@ class Telnyx(HttpCarrier):
                              params={"customer_reference": request_id},
                              headers=self._headers())
         for order in reply.get("data") or []:
-            if pn.number in (order.get("requested_numbers") or []):
+            if pn.number not in (order.get("requested_numbers") or []):
+                continue
+            status = order.get("status") or "success"
+            if status == "success":
                 return {"order_id": order.get("id")}
+            if status != "failure":       # pending: Telnyx is still placing it
+                raise OrderPending(pn.number, self.name, status)
         return None
 
 

@@ -155,8 +155,12 @@ class Couch:
     # --- plumbing ------------------------------------------------------------------------
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self._call_raw(what, fn, *args, **kwargs).get_result()
+
+    def _call_raw(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """The SDK's DetailedResponse (status code and result), errors converted."""
         try:
-            return fn(*args, **kwargs).get_result()
+            return fn(*args, **kwargs)
         except ApiException as exc:
             status = exc.status_code or 0
             reason = exc.message or (exc.http_response.text if exc.http_response is not None
@@ -285,14 +289,16 @@ class Couch:
     # --- documents -----------------------------------------------------------------------
 
     def get(self, db: str, doc_id: str, rev: str | None = None, missing_ok: bool = False,
-            attachments: bool = False) -> dict[str, Any] | None:
-        """A document (None if missing and `missing_ok`); `attachments` inlines them."""
+            attachments: bool = False, conflicts: bool = False) -> dict[str, Any] | None:
+        """A document (None if missing and `missing_ok`); `attachments` inlines them;
+        `conflicts` lists its conflicting revisions in `_conflicts`."""
         try:
             if doc_id.startswith(DESIGN):
                 return self._call(f"get {doc_id} from {db}", self.client.get_design_document,
                                   self._db(db), doc_id[len(DESIGN):], rev=rev)
             return self._call(f"get {doc_id} from {db}", self.client.get_document,
-                              self._db(db), doc_id, rev=rev, attachments=attachments or None)
+                              self._db(db), doc_id, rev=rev, attachments=attachments or None,
+                              conflicts=conflicts or None)
         except DocNotFound:
             if missing_ok:
                 return None
@@ -337,24 +343,75 @@ class Couch:
         """`_bulk_docs`; one result per document: `{id, rev}` or `{id, error, reason}`.
         Concurrent callers writing to the same database share requests (`couch_batch`)."""
         def send(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            results = self._call(f"save {len(batch)} documents into {db}",
-                                 self.client.post_bulk_docs, self._db(db), {"docs": batch})
-            return self.profile.bulk_results(batch, results)
+            resp = self._call_raw(f"save {len(batch)} documents into {db}",
+                                  self.client.post_bulk_docs, self._db(db), {"docs": batch})
+            results = self.profile.bulk_results(batch, resp.get_result())
+            if resp.get_status_code() == 202:
+                results = self._confirm(db, results)
+            return results
 
         results: list[dict[str, Any]] = []
         for start in range(0, len(docs), BULK_CHUNK):
             results.extend(self._group.save(db, docs[start:start + BULK_CHUNK], send))
         return results
 
+    def _confirm(self, db: str, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The win rule on a cluster: a 202 means the write reached fewer replicas than
+        asked, and a concurrent write at the same revision may have been accepted too (a
+        conflict). A document counts as written only if, read back, our revision is the
+        winner and has no conflicting sibling; otherwise it is reported as a conflict, so
+        the caller re-reads and decides again (and whoever reads it resolves the siblings).
+        A 202 is never taken as a win on faith."""
+        out = []
+        for result in results:
+            if result.get("error") or not result.get("rev"):
+                out.append(result)
+                continue
+            try:
+                now = self.get(db, result["id"], conflicts=True, missing_ok=True)
+            except StorageError:
+                now = None
+            if now is not None and now.get("_rev") == result["rev"] and \
+                    not now.get("_conflicts"):
+                out.append(result)
+            else:
+                out.append({"id": result["id"], "error": "conflict",
+                            "reason": "accepted as a conflicting revision (202)"})
+        return out
+
+    def resolve(self, db: str, doc_id: str,
+                merge: Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]],
+                ) -> dict[str, Any] | None:
+        """The document with its conflicting revisions (if any) merged by `merge(winner,
+        losers)` into one, written over the winner, the losers deleted, in one request."""
+        for _ in range(10):
+            doc = self.get(db, doc_id, conflicts=True, missing_ok=True)
+            if doc is None or not doc.get("_conflicts"):
+                return doc
+            revs = doc.pop("_conflicts")
+            losers = [d for d in (self.get(db, doc_id, rev=r, missing_ok=True) for r in revs)
+                      if d is not None]
+            merged = merge(copy_json(doc), losers)
+            merged["_id"], merged["_rev"] = doc_id, doc["_rev"]
+            batch = [merged] + [{"_id": doc_id, "_rev": d["_rev"], "_deleted": True}
+                                for d in losers]
+            self._call(f"resolve {doc_id} in {db}", self.client.post_bulk_docs, self._db(db),
+                       {"docs": batch})   # then read again: merged, and no sibling left
+        raise DocConflict(f"resolve {doc_id} in {db}: still conflicting", 409)
+
     def update(self, db: str, doc_id: str,
                change: Callable[[dict[str, Any] | None], dict[str, Any] | None],
-               attempts: int = 10) -> dict[str, Any] | None:
+               attempts: int = 10,
+               merge: Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]]
+               | None = None) -> dict[str, Any] | None:
         """Read, apply `change`, write at the read `_rev`; on conflict re-read and re-apply.
 
         `change` gets the current document (None if missing) and returns the document to
-        write, or None to write nothing. Returns what was written (with its new `_rev`)."""
+        write, or None to write nothing. Returns what was written (with its new `_rev`).
+        With `merge`, sibling revisions found on reading are merged first (`resolve`)."""
         for attempt in range(attempts):
-            current = self.get(db, doc_id, missing_ok=True)
+            current = self.resolve(db, doc_id, merge) if merge else \
+                self.get(db, doc_id, missing_ok=True)
             wanted = change(copy_json(current) if current else None)
             if wanted is None:
                 return None
@@ -417,7 +474,8 @@ class Couch:
         if longpoll_ms and self.profile.longpoll_timeout:
             result = self._call(f"changes of {db}", self.client.post_changes, self._db(db),
                                 feed="longpoll", since=since, limit=limit,
-                                include_docs=include_docs, timeout=longpoll_ms,
+                                include_docs=include_docs, conflicts=include_docs or None,
+                                timeout=longpoll_ms,
                                 headers={"Accept-Encoding": "identity"})
             return Changes(result.get("results", []), result.get("last_seq", since),
                            result.get("pending"))
@@ -425,7 +483,7 @@ class Couch:
         while True:
             result = self._call(f"changes of {db}", self.client.post_changes, self._db(db),
                                 feed="normal", since=since, limit=limit,
-                                include_docs=include_docs)
+                                include_docs=include_docs, conflicts=include_docs or None)
             rows = result.get("results", [])
             if rows or time.monotonic() >= deadline:
                 return Changes(rows, result.get("last_seq", since), result.get("pending"))

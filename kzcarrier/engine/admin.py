@@ -7,6 +7,7 @@ from ..couch.client import Couch
 from ..errors import KzError, NotFound
 from ..numbers import NumberRules, number_db
 from . import protocol
+from .journal import blocks_cancel
 from .watcher import CHECKPOINT, SERVICE_DB
 
 
@@ -93,9 +94,12 @@ def cancel(couch: Couch, rules: NumberRules, number: str) -> dict[str, Any]:
                 float(st.get("claim_expires") or 0) > protocol.now():
             raise KzError(f"{num}: request {st.get('id')} is running on {st.get('worker')}; "
                           "it cannot be cancelled mid-flight")
-        if st.get("intent"):
+        rid = protocol.request_id(doc)
+        why = blocks_cancel(couch, num, rid) if rid else None
+        if st.get("intent") or why:
+            action = why or (st.get("intent") or {}).get("action")
             raise KzError(f"{num}: request {st.get('id')} may have reached the carrier "
-                          f"({st['intent'].get('action')}); retry it instead")
+                          f"({action}); retry it instead")
         at = protocol.now()
         doc["pvt_request_state"] = protocol.terminal(
             {"id": protocol.request_id(doc),

@@ -53,7 +53,7 @@ class Batch:
         rules = NumberRules.from_config(proc.config.section(NUMBER_MANAGER))
         groups: dict[str, list[dict[str, Any]]] = {}
         for doc in docs:
-            if not protocol.is_pending(doc) or not _fresh(doc):
+            if not protocol.is_pending(doc) or not _fresh(doc) or doc.get("_conflicts"):
                 out.one_by_one(doc["_id"], doc)
                 continue
             try:

@@ -17,17 +17,39 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from .. import carriers
-from ..carriers import OrderUnknown
+from ..carriers import OrderPending, OrderUnknown
 from ..couch.client import Couch
-from ..errors import CouchUnavailable, DocConflict, Invalid, KzError, StorageError
+from ..errors import (
+    ByCarrier,
+    CarrierNotInstalled,
+    CouchUnavailable,
+    DocConflict,
+    Invalid,
+    KzError,
+    StorageError,
+)
 from ..metrics import Metrics
 from ..model import schemas
 from ..model.config import NUMBER_MANAGER, Config
 from ..model.document import PhoneNumber
 from ..numbers import NumberRules, number_db
-from ..ops.model import SaveConflict
+from ..ops.model import CarrierCallDeferred, SaveConflict
 from ..ops.operations import Hooks, Ops, Options, Outcome
 from . import protocol
+from .conflicts import merge_number
+from .journal import (
+    APPLIED,
+    CALLED,
+    CALLING,
+    CLEAR,
+    UNKNOWN,
+    Busy,
+    Journal,
+    Lease,
+    LeaseClock,
+    LeaseLost,
+    error_of,
+)
 from .protocol import RetryPolicy
 
 log = logging.getLogger("kzcarrier.engine")
@@ -56,13 +78,15 @@ def validate(db: str, doc: dict[str, Any], rules: NumberRules) -> dict[str, Any]
 class Processor:
     def __init__(self, couch: Couch, config: Config, worker: str,
                  gate: Callable[[str], Any] | None = None,
-                 clock: Callable[[], float] = protocol.now, metrics: Metrics | None = None):
+                 clock: Callable[[], float] = protocol.now, metrics: Metrics | None = None,
+                 mono: Callable[[], float] = time.monotonic):
         self.couch = couch
         self.config = config
         self.worker = worker
         self.gate = gate
         self.clock = clock
         self.metrics = metrics
+        self.journal = Journal(couch, worker, LeaseClock(mono))
 
     def policy(self) -> RetryPolicy:
         return RetryPolicy.from_config(self.config.section(NUMBER_MANAGER))
@@ -80,10 +104,10 @@ class Processor:
                 raise  # nothing was decided; the request stays pending
             except Exception as exc:  # a bug must not spin on one document forever
                 log.exception("request %s in %s: %s", doc_id, db, exc)
-                return self._give_up(db, doc_id, exc)
+                return self._internal_error(db, doc_id, exc)
         return "busy"
 
-    def _give_up(self, db: str, doc_id: str, exc: Exception) -> str:
+    def _internal_error(self, db: str, doc_id: str, exc: Exception) -> str:
         """Record an unexpected failure as `failed` (internal_error), keeping everything
         else; an intent is kept so that a retry asks the carrier first."""
         at = self.clock()
@@ -102,8 +126,9 @@ class Processor:
     # --- one pass ------------------------------------------------------------------------
 
     def _attempt(self, db: str, doc_id: str, doc: dict[str, Any] | None) -> str:
-        if doc is None:
-            doc = self.couch.get(db, doc_id, missing_ok=True)
+        if doc is None or doc.get("_conflicts"):
+            # siblings left by a cluster's accepted conflicting writes are merged first
+            doc = self.couch.resolve(db, doc_id, merge_number)
         if doc is None or not protocol.is_pending(doc):
             return "idle"
         at = self.clock()
@@ -127,12 +152,6 @@ class Processor:
             req = validate(db, doc, ops.rules)
         except KzError as exc:
             return self._count(op_name, self._fail(db, doc, state, exc, at))
-        if previous.get("attempts", 0) >= policy.max_attempts:
-            err = previous.get("last_error") or {}
-            reason = err.get("message") or "no answer"
-            return self._count(op_name, self._fail(db, doc, state, KzError(
-                f"gave up after {previous['attempts']} attempts: {reason}",
-                err.get("cause")), at, last=err))
         opts = Options.from_json(req.get("options"))
         op = req["operation"]
 
@@ -145,29 +164,135 @@ class Processor:
             return self._count(op, self._finish_dry_run(db, doc, state, planned,
                                                         plan.charges or [], at),
                                planned.module_name)
-
-        intent = previous.get("intent")
-        if planned.carrier_action and intent is None:
-            intent = {"action": planned.carrier_action, "carrier": planned.module_name,
-                      "key": rid, "at": at}
-        claimed = protocol.claim(doc, self.worker, policy, at, intent)
+        if planned.carrier_action:
+            return self._carrier_path(db, doc, op, opts, previous, planned, policy, at)
+        if previous.get("attempts", 0) >= policy.max_attempts:
+            return self._count(op, self._give_up(db, doc, state, previous, at),
+                               planned.module_name)
+        # Without a carrier call there is nothing to do exactly once but the write itself:
+        # no claim; the outcome is written at the read _rev, so a concurrent writer makes it
+        # a 409 (design_docs/engine.md).
+        claimed = protocol.claim(doc, self.worker, policy, at, None)
         claimed["from_state"] = planned.from_state
         claimed["carrier"] = planned.module_name
         doc["pvt_request_state"] = claimed
-        # Without a carrier call there is nothing to do exactly once but the write itself:
-        # the outcome is written at the read _rev, and a concurrent writer makes it a 409.
-        fast = intent is None
-        if not fast:
-            doc["_rev"] = self.couch.put(db, doc)  # 409 -> DocConflict -> re-read
         started = time.monotonic()
         try:
-            status = self._act(db, doc, op, opts, claimed, previous, policy, at, fast)
+            status = self._act(db, doc, op, opts, claimed, policy)
         except DocConflict:
-            raise  # the request is no longer as claimed: re-read and decide again
+            raise  # the request is no longer as read: re-read and decide again
         except (CouchUnavailable, StorageError) as exc:
             status = self._retry_or_fail(db, doc_id, claimed, exc, policy)
         self.report(db, doc_id, claimed, planned, status, started)
         return status
+
+    def _give_up(self, db: str, doc: dict[str, Any], state: dict[str, Any],
+                 previous: dict[str, Any], at: float, mine: bool = False) -> str:
+        err = previous.get("last_error") or {}
+        reason = err.get("message") or "no answer"
+        return self._fail(db, doc, state, KzError(
+            f"gave up after {previous['attempts']} attempts: {reason}", err.get("cause")),
+            at, mine=mine, last=err)
+
+    # --- the carrier path: the journal's lease, the fence, the carrier's answer kept -----
+
+    def _carrier_path(self, db: str, doc: dict[str, Any], op: str, opts: Options,
+                      previous: dict[str, Any], planned: Outcome, policy: RetryPolicy,
+                      at: float) -> str:
+        num, rid = doc["_id"], protocol.request_id(doc) or ""
+        try:
+            lease = self.journal.acquire(db, num, rid, planned.carrier_action or "",
+                                         planned.module_name or "", policy.claim_ttl_s)
+        except Busy:
+            return "busy"
+        claimed = protocol.claim(doc, self.worker, policy, at, {
+            "action": planned.carrier_action, "carrier": planned.module_name, "key": rid,
+            "journal": lease.doc["_id"]})
+        claimed["from_state"] = planned.from_state
+        claimed["carrier"] = planned.module_name
+        started = time.monotonic()
+        with lease.kept():
+            try:
+                doc["pvt_request_state"] = claimed
+                doc["_rev"] = self.couch.put(db, doc)   # 409 -> DocConflict -> re-read
+                status = self._act_leased(db, doc, op, opts, claimed, previous, policy, lease)
+            except LeaseLost:
+                return "busy"     # taken over: its new holder finishes it, asking first
+            except DocConflict:
+                raise
+            except (CouchUnavailable, StorageError) as exc:
+                status = self._retry_or_fail(db, num, claimed, exc, policy)
+        self.report(db, num, claimed, planned, status, started)
+        return status
+
+    def _act_leased(self, db: str, doc: dict[str, Any], op: str, opts: Options,
+                    claimed: dict[str, Any], previous: dict[str, Any], policy: RetryPolicy,
+                    lease: Lease) -> str:
+        num = doc["_id"]
+        hooks = Hooks(gate=self.gate, order_reference=claimed["id"], preloaded={num: doc},
+                      observe=self.metrics.carrier_call if self.metrics else None,
+                      before_call=lambda n, a: lease.fence(),
+                      after_call=lambda n, a, data: lease.called(data))
+        # a save conflict re-reads and re-plans inside the operation (the carrier's answer
+        # is kept), but the outcome is written only while this claim is in the document
+        hooks.finish = lambda pn, outcome: self.finish(pn, outcome, claimed, claimed)
+        if lease.prior in (CALLED, APPLIED):
+            hooks.carrier_done[num] = lease.result      # done before: apply, never again
+        elif lease.prior == UNKNOWN:
+            found = self._lookup(db, doc, claimed, policy, lease)
+            if isinstance(found, str):
+                return found                            # an outcome: failed or retry
+            if found is not None:
+                lease.called(found)
+                hooks.carrier_done[num] = found
+        if num not in hooks.carrier_done and previous.get("attempts", 0) >= policy.max_attempts:
+            lease.settle(CLEAR)       # nothing happened at the carrier (asked, or never called)
+            return self._give_up(db, doc, claimed, previous, self.clock(), mine=True)
+        result = Ops(self.couch, self.config, hooks=hooks).perform(op, [num], opts)
+        outcome = result.outcomes.get(num) or next(iter(result.outcomes.values()))
+        if outcome.error is None:
+            lease.settle(APPLIED)
+            return "completed"
+        err = outcome.error
+        if lease.status == CALLED:
+            lease.settle(CALLED)          # bought, not written yet: the next attempt applies it
+        elif lease.status == CALLING:
+            done = isinstance(err, ByCarrier) and (err.nothing_done or not err.transient)
+            lease.settle(CLEAR if done else UNKNOWN, error_of(err))
+        else:
+            lease.settle(CLEAR)
+        if err.transient:
+            return self._retry_or_fail(db, num, claimed, err, policy)
+        return self._fail(db, doc, claimed, err, self.clock(), mine=True)
+
+    def _lookup(self, db: str, doc: dict[str, Any], claimed: dict[str, Any],
+                policy: RetryPolicy, lease: Lease) -> dict[str, Any] | None | str:
+        """After an interruption: did the carrier do it? Its order data, None if certainly
+        not, or the request's outcome when the carrier cannot say (yet)."""
+        pn = PhoneNumber.from_json(doc)
+        module = lease.doc.get("carrier") or pn.module_name or ""
+        carrier = Ops(self.couch, self.config).carrier(module)
+        if carrier is None:
+            lease.settle(UNKNOWN)
+            return self._fail(db, doc, claimed, CarrierNotInstalled(
+                pn.number, module, carriers.available()), self.clock(), mine=True)
+        asked = time.monotonic()
+        try:
+            found = carrier.lookup_order(pn, claimed["id"], lease.doc.get("action", ""))
+        except OrderUnknown as exc:
+            self._observe_lookup(carrier.name, asked, exc)
+            lease.settle(UNKNOWN, error_of(exc))
+            return self._fail(db, doc, claimed, exc, self.clock(), mine=True)
+        except OrderPending as exc:    # the order exists and is not final: wait, never re-order
+            self._observe_lookup(carrier.name, asked, exc)
+            lease.settle(UNKNOWN, error_of(exc))
+            return self._retry_or_fail(db, doc["_id"], claimed, exc, policy, waiting=True)
+        except KzError as exc:
+            self._observe_lookup(carrier.name, asked, exc)
+            lease.settle(UNKNOWN, error_of(exc))
+            return self._retry_or_fail(db, doc["_id"], claimed, exc, policy)
+        self._observe_lookup(carrier.name, asked, None)
+        return found
 
     def _count(self, operation: str | None, status: str, carrier: str | None = None) -> str:
         """Count an outcome decided before any claim (validation, planning, dry run)."""
@@ -192,44 +317,21 @@ class Processor:
             "duration_ms": round((time.monotonic() - started) * 1000, 1)}))
 
     def _act(self, db: str, doc: dict[str, Any], op: str, opts: Options,
-             claimed: dict[str, Any], previous: dict[str, Any], policy: RetryPolicy,
-             at: float, fast: bool = False) -> str:
+             claimed: dict[str, Any], policy: RetryPolicy) -> str:
+        """A request that calls no carrier: one pass, the outcome written at the read _rev."""
         hooks = Hooks(gate=self.gate, order_reference=claimed["id"],
-                      preloaded={doc["_id"]: doc}, replan_on_conflict=not fast,
-                      observe=self.metrics.carrier_call if self.metrics else None)
-        # With a claim, a save conflict re-reads and re-plans inside the operation (the
-        # carrier's answer is kept): the outcome may be written only while the claim holds.
-        expect = None if fast else claimed
-        hooks.finish = lambda pn, outcome: self.finish(pn, outcome, claimed, expect)
-        intent = previous.get("intent")
-        if intent is not None and previous.get("status") == protocol.RUNNING:
-            # The previous owner died after recording the intent: ask before acting.
-            pn = PhoneNumber.from_json(doc)
-            ops = Ops(self.couch, self.config)
-            carrier = ops.carrier(intent.get("carrier") or pn.module_name or "")
-            if carrier is not None:
-                asked = time.monotonic()
-                try:
-                    found = carrier.lookup_order(pn, claimed["id"], intent.get("action", ""))
-                except OrderUnknown as exc:
-                    self._observe_lookup(carrier.name, asked, exc)
-                    return self._fail(db, doc, claimed, exc, self.clock(), mine=True)
-                except KzError as exc:
-                    self._observe_lookup(carrier.name, asked, exc)
-                    return self._retry_or_fail(db, doc["_id"], claimed, exc, policy)
-                self._observe_lookup(carrier.name, asked, None)
-                if found is not None:
-                    hooks.carrier_done[pn.number] = found
-        ops = Ops(self.couch, self.config, hooks=hooks)
-        result = ops.perform(op, [doc["_id"]], opts)
+                      preloaded={doc["_id"]: doc}, replan_on_conflict=False,
+                      carrier_calls=False)
+        hooks.finish = lambda pn, outcome: self.finish(pn, outcome, claimed, None)
+        result = Ops(self.couch, self.config, hooks=hooks).perform(op, [doc["_id"]], opts)
         outcome = result.outcomes.get(doc["_id"]) or next(iter(result.outcomes.values()))
         if outcome.error is None:
             return "completed"
-        if fast and isinstance(outcome.error, SaveConflict):
+        if isinstance(outcome.error, (SaveConflict, CarrierCallDeferred)):
             raise DocConflict(f"{doc['_id']} changed while its request ran", 409)
         if outcome.error.transient:
             return self._retry_or_fail(db, doc["_id"], claimed, outcome.error, policy)
-        return self._fail(db, doc, claimed, outcome.error, self.clock(), mine=not fast)
+        return self._fail(db, doc, claimed, outcome.error, self.clock())
 
     def _observe_lookup(self, carrier: str, asked: float, exc: KzError | None) -> None:
         if self.metrics is not None:
@@ -285,9 +387,11 @@ class Processor:
         return "failed"
 
     def _retry_or_fail(self, db: str, doc_id: str, claimed: dict[str, Any], error: KzError,
-                       policy: RetryPolicy) -> str:
+                       policy: RetryPolicy, waiting: bool = False) -> str:
+        """A transient failure: try again after a backoff, or fail after the last attempt.
+        `waiting`: an order in progress at the carrier; it is waited for, never given up."""
         at = self.clock()
-        if claimed.get("attempts", 1) >= policy.max_attempts:
+        if claimed.get("attempts", 1) >= policy.max_attempts and not waiting:
             final = protocol.terminal(claimed, "failed", at, error=protocol.error_json(error))
             final.pop("intent", None)
             self._write_own(db, doc_id, claimed, final)

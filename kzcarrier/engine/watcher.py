@@ -32,18 +32,18 @@ from typing import Any, Iterator
 
 from ..carriers import short_name
 from ..couch.client import Couch
-from ..errors import KzError, StorageError
+from ..errors import DocNotFound, KzError, StorageError
 from ..metrics import Metrics
 from ..model.config import Config
 from ..numbers import NUMBERS_PREFIX
 from ..search import purge_discovery
 from . import protocol
 from .batch import Batch
+from .journal import SERVICE_DB
 from .processor import Processor
 
 log = logging.getLogger("kzcarrier.watcher")
 
-SERVICE_DB = "kzcarrier"
 CHECKPOINT = "kzcarrier-watcher"
 
 
@@ -58,6 +58,8 @@ class WatchSettings:
     batch: int = 500
     group_size: int = 100
     purge_every: int = 20
+    read_ahead: int = 4          # requests handed to the pool, per slot (at least two groups)
+    forget_workers_after: float = 20.0   # heartbeat intervals: then a dead worker's record goes
 
 
 @dataclass
@@ -181,7 +183,9 @@ class Watcher:
                 self._wake.clear()
             return 0
         finally:
-            self._pool.shutdown(wait=True)
+            # finish what is running (carrier calls in flight are written); what is only
+            # queued is cancelled, unclaimed, and found again by the next worker's feed
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._advance_checkpoints(force=True)
             self._deregister()
 
@@ -243,6 +247,9 @@ class Watcher:
                 self._wake.set()
 
     def _poll_feeds(self) -> bool:
+        if self._backlogged():   # read no further ahead than the pool can take
+            self._stop.wait(0.005)
+            return True
         if self._db_updates_ok:
             with self._lock:
                 dbs, self._dirty = set(self._dirty), set()
@@ -253,8 +260,17 @@ class Watcher:
             feed = self._feeds.get(db)
             if feed is None:
                 continue
+
+            room = self._room()
+            if room <= 0:
+                if self._db_updates_ok:
+                    with self._lock:
+                        self._dirty.add(db)
+                active = True
+                continue
             try:
-                page = self.couch.changes(db, feed.read_seq or 0, limit=self.settings.batch)
+                page = self.couch.changes(db, feed.read_seq or 0,
+                                          limit=min(self.settings.batch, room))
             except StorageError as exc:
                 log.warning("changes of %s: %s", db, exc)
                 continue
@@ -264,7 +280,7 @@ class Watcher:
             if page.results and page.last_seq != feed.read_seq:
                 active = True
                 feed.batches.append((page.last_seq, futures, len(page.results)))
-                if self._db_updates_ok and len(page.results) >= self.settings.batch:
+                if self._db_updates_ok and len(page.results) >= min(self.settings.batch, room):
                     with self._lock:
                         self._dirty.add(db)
             feed.read_seq = page.last_seq
@@ -273,7 +289,9 @@ class Watcher:
     def _advance_checkpoints(self, force: bool = False) -> None:
         for db, feed in self._feeds.items():
             seq = None
-            while feed.batches and all(f.done() for f in feed.batches[0][1]):
+            # a request cancelled at shutdown was not processed: the checkpoint stays before it
+            while feed.batches and all(f.done() and not f.cancelled()
+                                       for f in feed.batches[0][1]):
                 seq = feed.batches.pop(0)[0]
             self.metrics.feed_lag.labels(db).set(feed.lag())
             if seq is None or seq == feed.saved_seq:
@@ -308,11 +326,16 @@ class Watcher:
         unfinished = waiting = 0
         now = protocol.now()
         began = time.monotonic()
+        seen: set[tuple[str, str]] = set()
         for db in list(self._feeds):
             backlog, oldest = 0, None
             read_at = time.monotonic()
             try:
-                rows = self.couch.view(db, "kzcarrier", "requests", include_docs=True)
+                try:
+                    rows = self.couch.view(db, "kzcarrier", "requests", include_docs=True)
+                except DocNotFound:   # deleted and created again, or its index removed
+                    self._start_over(db)
+                    rows = self.couch.view(db, "kzcarrier", "requests", include_docs=True)
             except StorageError as exc:
                 log.warning("sweep of %s: %s", db, exc)
                 unfinished += 1
@@ -325,6 +348,7 @@ class Watcher:
                     continue  # finished, or seen finishing after this view was read
                 unfinished += 1
                 backlog += 1
+                seen.add((db, doc["_id"]))
                 since = _pending_since(doc)
                 if since is not None and (oldest is None or since < oldest):
                     oldest = since
@@ -334,11 +358,41 @@ class Watcher:
                     waiting += 1
             self.metrics.backlog.labels(db).set(backlog)
             self.metrics.oldest_pending.labels(db).set(0 if oldest is None else now - oldest)
-            self._offer_page(db, due)   # fresh ones in groups, the rest one by one
+            self._offer_page(db, due, capped=True)   # in groups, the rest one by one
         with self._lock:  # what finished before this sweep began, its views showed
             self._finished = {k: t for k, t in self._finished.items() if t >= began}
+            # requests another worker finished are forgotten here too (bounded memory)
+            self._first_seen = {k: t for k, t in self._first_seen.items()
+                                if k in seen or t >= began}
         self.metrics.retries_waiting.set(waiting)
         return unfinished
+
+    def _start_over(self, db: str) -> None:
+        """A database whose kzcarrier index is gone was created again (or had its design
+        document removed): install it again and read its feed from the start (requests are
+        idempotent; replaying costs reads, never a second carrier call)."""
+        log.warning("%s has no kzcarrier index: created again? reading it from the start", db)
+        self.couch.forget_db(db)
+        self.couch.install_design_docs(db)
+        feed = self._feeds.get(db)
+        if feed is not None:
+            feed.read_seq = feed.saved_seq = 0
+            feed.batches.clear()
+        with self._lock:
+            self._dirty.add(db)
+        self._wake.set()
+
+    def _room(self) -> int:
+        """How many more requests the pool may be handed now (read-ahead is bounded)."""
+        with self._lock:
+            return self._limit() - len(self._inflight)
+
+    def _limit(self) -> int:
+        return max(self.settings.read_ahead * self.settings.pool_size,
+                   2 * self.settings.group_size)
+
+    def _backlogged(self) -> bool:
+        return self._room() <= 0
 
     def _set_ready(self) -> None:
         self.ready.set()
@@ -359,10 +413,13 @@ class Watcher:
         first = self._first_seen.setdefault(key, time.monotonic())
         return time.monotonic() - first >= self.settings.steal_after
 
-    def _offer_page(self, db: str, docs: list[dict[str, Any]]) -> list[Future[Any]]:
+    def _offer_page(self, db: str, docs: list[dict[str, Any]], capped: bool = False,
+                    ) -> list[Future[Any]]:
         """A feed page's pending requests, in groups for `Batch` (requests that call no
         carrier, together); the rest of each group is then offered one by one. Returns the
-        futures the page's checkpoint waits for (the list grows as groups hand work on)."""
+        futures the page's checkpoint waits for (the list grows as groups hand work on).
+        `capped` (the sweep): no more than the pool has room for; the next sweep offers
+        the rest (a feed page is sized to the room already, and must be taken whole)."""
         futures: list[Future[Any]] = []
         if self._stop.is_set():
             return futures
@@ -374,6 +431,8 @@ class Watcher:
                     futures.append(self._inflight[key])
                 elif self._mine(key):
                     mine.append(doc)
+            if capped:
+                mine = mine[:max(0, self._limit() - len(self._inflight))]
             size = self.settings.group_size
             for start in range(0, len(mine), size):
                 group = mine[start:start + size]
@@ -458,6 +517,14 @@ class Watcher:
         fresh = now - 3 * self.settings.heartbeat_interval
         live = [r["doc"]["worker"] for r in rows
                 if (r.get("doc") or {}).get("heartbeat", 0) >= fresh]
+        dead = now - self.settings.forget_workers_after * self.settings.heartbeat_interval
+        for row in rows:
+            doc = row.get("doc") or {}
+            if doc.get("heartbeat", now) < dead:
+                try:
+                    self.couch.delete(SERVICE_DB, doc["_id"], doc["_rev"])
+                except StorageError:
+                    pass   # another worker removed it first
         self._live_workers = sorted(set(live) | {self.worker})
         self.metrics.workers_alive.set(len(self._live_workers))
         self.metrics.heartbeat.set(time.time())

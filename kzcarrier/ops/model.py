@@ -124,6 +124,10 @@ class Hooks:
         `CarrierCallDeferred`, untouched (the engine claims it first, then calls).
     observe(carrier, action, seconds, error): told about every carrier call, answered or
         not (`error`: the KAZOO error name of a failed one), for metrics.
+    before_call(number, action): right before a carrier call, inside the gate (the engine
+        fences its lease there; raising stops the call).
+    after_call(number, action, carrier_data): right after a carrier call succeeded, before
+        anything is written (the engine journals the carrier's answer there).
     """
 
     finish: Callable[[PhoneNumber, "Outcome"], None] | None = None
@@ -135,6 +139,8 @@ class Hooks:
     quote: bool = True
     carrier_calls: bool = True
     observe: Callable[[str, str, float, str | None], None] | None = None
+    before_call: Callable[[str, str], None] | None = None
+    after_call: Callable[[str, str, dict[str, Any]], None] | None = None
 
 
 # Fields of a number document that survive its hard delete, on the tombstone.

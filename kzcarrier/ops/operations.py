@@ -21,6 +21,7 @@ from ..carriers import Carrier, CarrierContext, UnknownCarrier
 from ..couch.client import Couch
 from ..errors import (
     AssignFailure,
+    CarrierNotInstalled,
     DocConflict,
     Forbidden,
     InvalidStateTransition,
@@ -213,8 +214,12 @@ class Ops:
         if not p.pn.module_name:
             raise Unspecified("carrier_not_specified", p.pn.number)
         carrier = self.carrier(p.pn.module_name)
+        if carrier is None and p.acquire:
+            # KAZOO skips a module it cannot load; kzcarrier does not when buying: the number
+            # would go into service with no purchase.
+            raise CarrierNotInstalled(p.pn.number, p.pn.module_name, carriers.available())
         if carrier is None:
-            return None  # KAZOO: a module that cannot be loaded is skipped
+            return None  # a release from a module gone since (KAZOO's rule): nothing to call
         key = (p.pn.number, action)
         done = self._performed.get(key, self.hooks.carrier_done.get(p.pn.number))
         if done is not None:
@@ -224,6 +229,8 @@ class Ops:
         gate = self.hooks.gate(p.pn.module_name) if self.hooks.gate else nullcontext()
         p.pn.order_reference = self.hooks.order_reference
         with gate:
+            if self.hooks.before_call is not None:
+                self.hooks.before_call(p.pn.number, action)
             started = time.monotonic()
             try:
                 p.pn = (carrier.acquire_number(p.pn) if p.acquire
@@ -232,6 +239,8 @@ class Ops:
                 self._observe(p.pn.module_name, action, started, exc.error)
                 raise
             self._observe(p.pn.module_name, action, started, None)
+            if self.hooks.after_call is not None:
+                self.hooks.after_call(p.pn.number, action, p.pn.carrier_data)
         self._performed[key] = p.pn.carrier_data
         return action
 

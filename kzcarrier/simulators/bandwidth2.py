@@ -165,16 +165,20 @@ class Bandwidth2Simulator(Simulator):
     def _find_orders(self, customer_order_id: str) -> tuple[int, Any, dict[str, str]]:
         root = ET.Element("ResponseSelectWrapper")
         lst = sub(root, "ListOrderIdUserIdDate")
-        with self.lock:
+        with self.lock:   # a search shows each order as it is now, and moves it on
             hits = [o for o in self.orders.values()
                     if o["customer_order_id"] == customer_order_id]
+            shown = {}
+            for o in hits:
+                o["polls"] += 1
+                shown[o["id"]] = "RECEIVED" if o["polls"] < self.complete_after else o["outcome"]
         sub(lst, "TotalCount", len(hits))
         for o in hits:
             item = sub(lst, "OrderIdUserIdDate")
             sub(item, "CountOfTNs", len(o["numbers"]))
             sub(item, "CustomerOrderId", o["customer_order_id"])
             sub(item, "orderId", o["id"])
-            sub(item, "OrderStatus", o["outcome"])
+            sub(item, "OrderStatus", shown[o["id"]])
             sub(item, "OrderType", "new_number")
             tl = sub(item, "TelephoneNumberList")
             for tn in o["numbers"]:

@@ -43,7 +43,7 @@ class Acme(Carrier):
         if TRANSIENT.get(pn.number, 0) > 0:
             TRANSIENT[pn.number] -= 1
             raise ByCarrier(pn.number, self.name, "503 Service Unavailable", transient=True,
-                            retry_after=0.05)
+                            retry_after=0.05, nothing_done=True)
         if pn.number in FAIL:
             raise ByCarrier(pn.number, self.name, "acme says no: out of stock")
         if pn.number in BOOM:

@@ -1,0 +1,146 @@
+"""A small fault-injecting HTTP proxy in front of the test server, showing what a clustered
+CouchDB (n=3) does and the embedded server cannot:
+
+* `conflict_202`: share of per-document conflicts in `_bulk_docs` that a cluster would
+  have accepted on another replica: the losing write is stored as a sibling revision
+  (`new_edits=false`, a child of the revision it was written at) and answered
+  `{"ok": true}` with HTTP 202 instead of a 409;
+* `accept_202`: share of clean writes answered 202 (written, fewer replicas than asked);
+* `drop_after_write`: share of writes whose answer is lost after the write happened (the
+  connection closes);
+* `delay`: seconds added before every request.
+
+Every spoiled answer is counted in `stats`. Writes and reads go through unchanged otherwise.
+"""
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding"}
+
+
+class FaultProxy:
+    def __init__(self, upstream: str, seed: int = 7):
+        self.upstream = upstream.rstrip("/")
+        self.conflict_202 = 0.0
+        self.accept_202 = 0.0
+        self.drop_after_write = 0.0
+        self.delay = 0.0
+        self.rng = random.Random(seed)
+        self.stats: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._http = httpx.Client(timeout=120)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> "FaultProxy":
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._http.close()
+
+    def _chance(self, share: float) -> bool:
+        with self._lock:
+            return share > 0 and self.rng.random() < share
+
+    def forward(self, method: str, path: str, headers: dict[str, str], body: bytes,
+                ) -> httpx.Response:
+        return self._http.request(method, self.upstream + path, headers=headers,
+                                  content=body or None)
+
+    def bulk_docs(self, path: str, headers: dict[str, str], body: bytes,
+                  ) -> tuple[int, bytes, str]:
+        resp = self.forward("POST", path, headers, body)
+        try:
+            sent = json.loads(body)
+            results = resp.json()
+        except ValueError:
+            return resp.status_code, resp.content, resp.headers.get("content-type", "")
+        if resp.status_code not in (200, 201) or not isinstance(results, list) or \
+                sent.get("new_edits") is False:
+            return resp.status_code, resp.content, resp.headers.get("content-type", "")
+        status = resp.status_code
+        for i, result in enumerate(results):
+            doc = sent["docs"][i] if i < len(sent.get("docs", [])) else None
+            if doc and result.get("error") == "conflict" and self._chance(self.conflict_202):
+                results[i] = self._sibling(path, headers, doc)
+                status = 202
+        if status != 202 and self._chance(self.accept_202):
+            self.stats["accepted_202"] += 1
+            status = 202
+        return status, json.dumps(results).encode(), "application/json"
+
+    def _sibling(self, path: str, headers: dict[str, str], doc: dict[str, Any],
+                 ) -> dict[str, Any]:
+        """Store `doc` as another replica would have: a child of the revision it was
+        written at, beside the winner."""
+        parent = doc.get("_rev")
+        start = int(parent.split("-")[0]) + 1 if parent else 1
+        new_hash = uuid.uuid4().hex
+        ids = [new_hash] + ([parent.split("-", 1)[1]] if parent else [])
+        body = {k: v for k, v in doc.items() if k != "_rev"}
+        body.update(_rev=f"{start}-{new_hash}", _revisions={"start": start, "ids": ids})
+        self.forward("POST", path, headers,
+                     json.dumps({"docs": [body], "new_edits": False}).encode())
+        self.stats["conflict_202"] += 1
+        return {"id": doc["_id"], "ok": True, "rev": f"{start}-{new_hash}"}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+                if proxy.delay:
+                    time.sleep(proxy.delay)
+                write = self.command in ("PUT", "POST", "DELETE") and \
+                    not self.path.split("?")[0].endswith(("/_changes", "/_all_docs",
+                                                           "/_bulk_get", "/_find"))
+                try:
+                    if self.command == "POST" and self.path.split("?")[0].endswith(
+                            "/_bulk_docs"):
+                        status, content, ctype = proxy.bulk_docs(self.path, headers, body)
+                    else:
+                        resp = proxy.forward(self.command, self.path, headers, body)
+                        status, content = resp.status_code, resp.content
+                        ctype = resp.headers.get("content-type", "application/json")
+                except httpx.HTTPError:
+                    self.close_connection = True
+                    return
+                if write and proxy._chance(proxy.drop_after_write):
+                    proxy.stats["dropped"] += 1
+                    self.close_connection = True
+                    return          # written, but the client never hears of it
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
