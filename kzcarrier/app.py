@@ -28,7 +28,10 @@ class Settings:
 
 
 def design_documents() -> list[DesignDoc]:
-    return [DesignDoc.load(p) for p in sorted(resource_dir("design_docs").glob("*.json"))]
+    """The CouchDB design documents in design_docs/ (other JSON there, such as the Grafana
+    dashboard, is not one)."""
+    docs = [DesignDoc.load(p) for p in sorted(resource_dir("design_docs").glob("*.json"))]
+    return [d for d in docs if str(d.doc.get("_id", "")).startswith("_design/")]
 
 
 class App:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -65,6 +66,16 @@ def count_bulk_requests(couch: Couch, monkeypatch) -> list[tuple[str, int]]:
 
     monkeypatch.setattr(couch, "_call_raw", counting)
     return seen
+
+
+def wait_until(predicate, timeout: float = 60.0, step: float = 0.1) -> bool:
+    """Whether `predicate()` became true within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
 
 
 def run_once(couch: Couch, config, **kw) -> Watcher:

@@ -107,6 +107,11 @@ def status(app: App, as_json: bool) -> None:
         click.echo(f"{db:<18}{c['pending']:>8}{c['running']:>8}{c['failed']:>8}"
                    f"{c['completed']:>8}{c['dry_run']:>8}{c['stale_claims']:>6}"
                    f"{c['feed_lag']:>6}  {age}")
+    journal = data.get("journal")
+    if journal:
+        click.echo(f"journal: {journal['open_intents']} carrier actions not yet written "
+                   f"{journal['by_status'] or ''}; account copies pending: "
+                   f"{journal['account_copies_pending']}")
     for w in data["workers"]:
         click.echo(f"worker {w['worker']} on {w['host']}: last seen {w['last_seen_s']}s ago"
                    f"{'' if w['alive'] else ' (gone)'}")

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ..app import App
+from ..engine.journal import copies_pending
 from ..errors import KzError
 from ..model.config import NUMBER_MANAGER, parse_value
 from ..ops.model import Options
@@ -89,6 +90,9 @@ def _number_op(operation: str, extra: list[click.Option] = ()):  # type: ignore[
                        module_name=module_name, public_fields=fields, mdn_run=mdn_run,
                        **{k: v for k, v in more.items() if v not in (None, False)})
         result = app.ops().perform(operation, list(numbers), opts)
+        for outcome in result.successes.values():
+            if outcome.copies_error is not None:     # the engine's sweep repairs it
+                copies_pending(app.couch, outcome.number, outcome.copies_error)
         data = result.to_json()
         lines = []
         for num, outcome in result.outcomes.items():
@@ -99,9 +103,11 @@ def _number_op(operation: str, extra: list[click.Option] = ()):  # type: ignore[
             else:
                 action = f"  carrier: {outcome.carrier_action}" if outcome.carrier_action else ""
                 verb = "would be" if dry_run else "now"
+                behind = (f"  (account copy not written: {outcome.copies_error}; "
+                          "`kzcarrier watch` brings it in step)") if outcome.copies_error else ""
                 lines.append(f"{num}  {verb} {outcome.to_state}  "
                              f"owner={outcome.assigned_to or '-'}  "
-                             f"module={outcome.module_name}{action}")
+                             f"module={outcome.module_name}{action}{behind}")
         if dry_run:
             lines.append("charges: " + (json.dumps(result.charges) if result.charges else "none"))
         emit(data, as_json, "\n".join(lines))

@@ -282,7 +282,10 @@ class Couch:
             body = dict(wanted)
             if current is not None:
                 body["_rev"] = current["_rev"]
-            self.put(db, body)
+            try:
+                self.put(db, body)
+            except DocConflict:
+                continue   # another worker installed it at the same moment
             written.append(wanted["_id"])
         return written
 
@@ -474,7 +477,7 @@ class Couch:
         if longpoll_ms and self.profile.longpoll_timeout:
             result = self._call(f"changes of {db}", self.client.post_changes, self._db(db),
                                 feed="longpoll", since=since, limit=limit,
-                                include_docs=include_docs, conflicts=include_docs or None,
+                                include_docs=include_docs, conflicts=self._feed_conflicts(include_docs),
                                 timeout=longpoll_ms,
                                 headers={"Accept-Encoding": "identity"})
             return Changes(result.get("results", []), result.get("last_seq", since),
@@ -483,11 +486,16 @@ class Couch:
         while True:
             result = self._call(f"changes of {db}", self.client.post_changes, self._db(db),
                                 feed="normal", since=since, limit=limit,
-                                include_docs=include_docs, conflicts=include_docs or None)
+                                include_docs=include_docs,
+                                conflicts=self._feed_conflicts(include_docs))
             rows = result.get("results", [])
             if rows or time.monotonic() >= deadline:
                 return Changes(rows, result.get("last_seq", since), result.get("pending"))
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    def _feed_conflicts(self, include_docs: bool) -> bool | None:
+        """Ask feeds to name sibling revisions where the server can (see compat)."""
+        return True if include_docs and self.profile.changes_conflicts else None
 
     def iter_changes(self, db: str, since: Any = 0, batch: int = 1000,
                      include_docs: bool = True) -> Iterator[tuple[dict[str, Any], Any]]:

@@ -12,6 +12,11 @@ differs in ways a client cannot paper over with "safe" requests alone:
   idle): a longpoll is emulated with short `feed=normal` reads until the deadline;
 * `filter=_selector` crashes it, and it has no `_db_updates`: callers ask the profile
   (`selector_filter`, `db_updates`) and use a view / `_all_dbs` polling instead;
+* `_changes?conflicts=true` with `include_docs` crashes it once a document has sibling
+  revisions (`processChange` of an undefined winner): feeds ask `changes_conflicts`, and
+  on pouch the siblings are found where the engine reads a document itself. The same
+  exception can come from a plain feed read racing sibling writes; `server/guard.js`
+  (preloaded by `couch/embedded.py`) keeps the server alive, and that answer is lost;
 * its `_bulk_docs` answers in its own order (conflicts may come first), where CouchDB
   answers in the order of the request: `bulk_results` puts them back by `_id` (the group
   commit never sends one `_id` twice in a request, so the match is exact).
@@ -34,6 +39,7 @@ class ServerProfile:
     selector_filter: bool       # `_changes?filter=_selector` is safe
     db_updates: bool            # `_db_updates` may exist (still needs _global_changes)
     replicator_db: bool         # `_replicator` documents drive replication
+    changes_conflicts: bool     # `_changes?conflicts=true&include_docs=true` is safe
 
     def physical(self, name: str) -> str:
         """The name the server stores for KAZOO database `name`."""
@@ -79,9 +85,11 @@ class ServerProfile:
 
 
 COUCHDB = dict(slash_in_db_names=True, longpoll_timeout=True, reports_pending=True,
-               selector_filter=True, db_updates=True, replicator_db=True)
+               selector_filter=True, db_updates=True, replicator_db=True,
+               changes_conflicts=True)
 POUCHDB = dict(slash_in_db_names=False, longpoll_timeout=False, reports_pending=False,
-               selector_filter=False, db_updates=False, replicator_db=False)
+               selector_filter=False, db_updates=False, replicator_db=False,
+               changes_conflicts=False)
 
 
 def detect(info: dict[str, Any]) -> ServerProfile:

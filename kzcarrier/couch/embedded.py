@@ -3,8 +3,10 @@
 For development, demos and the test suite only; production points kzcarrier at a real
 Apache CouchDB 3.x. The server is installed by `npm ci` in server/ (scripts/setup) and runs
 on a free loopback port, with its data under a folder of ours (or in memory). It is started
-with `--unhandled-rejections=warn` so that a request that would crash it (an unhandled
-promise rejection in pouchdb-server) cannot take it down.
+with `--unhandled-rejections=warn`, and `server/guard.js` preloaded, so that a request that
+would crash it (an unhandled rejection, or an exception thrown from pouchdb's storage
+callbacks while sibling revisions are written and read at once) cannot take it down: that
+request's answer is lost, the server goes on.
 
 Where it is looked for: `server_dir` when given (`kzcarrier up --server-dir`, env
 KZCARRIER_SERVER_DIR), else the source tree's `server/`. A wheel install has no source tree:
@@ -67,8 +69,11 @@ class EmbeddedServer:
         if not binary.exists() or shutil.which("node") is None:
             raise EmbeddedServerMissing(self.server_dir, shutil.which("node") is not None)
         data = ["-m"] if self.in_memory else ["-d", str(self.run_dir / "data")]
-        return ["node", "--unhandled-rejections=warn", str(binary), "-p", str(self.port),
-                "-o", "127.0.0.1", "-n", "-c", str(self.run_dir / "config.json"), *data]
+        guard = self.server_dir / "guard.js"
+        preload = ["-r", str(guard)] if guard.exists() else []
+        return ["node", "--unhandled-rejections=warn", *preload, str(binary),
+                "-p", str(self.port), "-o", "127.0.0.1", "-n",
+                "-c", str(self.run_dir / "config.json"), *data]
 
     def start(self, wait: float = 30.0) -> "EmbeddedServer":
         (self.run_dir / "data").mkdir(parents=True, exist_ok=True)

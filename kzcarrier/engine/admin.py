@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..couch.client import Couch
-from ..errors import KzError, NotFound
+from ..errors import DocNotFound, KzError, NotFound
 from ..numbers import NumberRules, number_db
 from . import protocol
-from .journal import blocks_cancel
+from .journal import blocks_cancel, open_intents, pending_copies
 from .watcher import CHECKPOINT, SERVICE_DB
 
 
@@ -39,6 +39,14 @@ def status(couch: Couch, heartbeat_interval: float = 5.0) -> dict[str, Any]:
         for key, value in counts.items():
             out["totals"][key] = out["totals"].get(key, 0) + value
     if couch.db_exists(SERVICE_DB):
+        try:
+            intents = open_intents(couch, limit=10000)
+        except DocNotFound:
+            intents = []
+        out["journal"] = {"open_intents": len(intents),
+                          "by_status": {s: sum(1 for i in intents if i.get("status") == s)
+                                        for s in sorted({i.get("status") for i in intents})},
+                          "account_copies_pending": len(pending_copies(couch))}
         for row in couch.all_docs(SERVICE_DB, start_key="worker:", end_key="worker:\ufff0"):
             doc = row.get("doc") or {}
             age = now - float(doc.get("heartbeat", 0))

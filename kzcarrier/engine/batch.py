@@ -107,5 +107,6 @@ class Batch:
                 out.one_by_one(doc_id, None)  # a conflict, or an error: read it again first
             else:
                 out.statuses[doc_id] = "completed"
+                proc.copies_behind(outcome)
                 proc.report(db, doc_id, claims[doc_id], outcome, "completed",
                                     started)

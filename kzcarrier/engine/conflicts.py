@@ -1,9 +1,11 @@
 """Conflicting revisions, merged. On a CouchDB cluster two writes at the same revision can
 both be accepted (a 202 for the loser, which `Couch` never counts as a win), leaving
 sibling revisions. Whoever finds them merges them, keeping every field of every sibling and
-never a carrier outcome less: the revision furthest on is the base (a request's terminal
-state over a claim; for the journal's intents, `journal.merge_intent`), and the others
-fill in what it lacks."""
+never a carrier outcome less: the deepest revision is the base (then the request
+furthest on: a terminal state over a claim; for the journal's intents,
+`journal.merge_intent`), and the others fill in what it lacks. The journal keeps every
+carrier outcome apart from the number, so a merged document never has to be the only
+place one survives."""
 from __future__ import annotations
 
 from typing import Any
@@ -26,12 +28,22 @@ def fill(base: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+def _generation(doc: dict[str, Any]) -> int:
+    try:
+        return int(str(doc.get("_rev", "0")).split("-", 1)[0])
+    except ValueError:
+        return 0
+
+
 def merge_number(winner: dict[str, Any], losers: list[dict[str, Any]]) -> dict[str, Any]:
     docs = [winner] + losers
 
-    def rank(doc: dict[str, Any]) -> tuple[int, int]:
+    def rank(doc: dict[str, Any]) -> tuple[int, int, int]:
+        # the deepest revision first: a sibling written at an older revision (a losing
+        # claim, say) must not bring back the state it was based on; then the request
+        # furthest on
         st = protocol.own_state(doc) or {}
-        return REQUEST_RANK.get(st.get("status"), 0), int(doc is winner)
+        return (_generation(doc), REQUEST_RANK.get(st.get("status"), 0), int(doc is winner))
 
     base = max(docs, key=rank)
     merged = fill(base, [d for d in docs if d is not base])

@@ -200,7 +200,7 @@ class Journal:
         return self.couch.get(SERVICE_DB, intent_id(number, request_id), missing_ok=True)
 
     def acquire(self, db: str, number: str, request_id: str, action: str, carrier: str,
-                ttl: float) -> Lease:
+                ttl: float, request: dict[str, Any] | None = None) -> Lease:
         """The lease on the request's intent, creating it; Busy while another worker is
         seen holding it. `Lease.prior` says what was known before: None (new), `clear`,
         `unknown` (ask the carrier first), `called` or `applied` (apply `Lease.result`)."""
@@ -213,7 +213,7 @@ class Journal:
                 doc = {"_id": doc_id, "type": "intent", "db": db, "number": number,
                        "request_id": request_id, "action": action, "carrier": carrier,
                        "status": CLAIMED, "holder": self.worker, "lease": token,
-                       "created": time.time()}
+                       "created": time.time(), "request": request}
                 prior = None
             else:
                 holder = current.get("holder")
@@ -237,6 +237,31 @@ class Journal:
             return Lease(self.couch, doc, self.worker, ttl, prior)
         raise Busy(doc_id)
 
+
+
+def close(couch: Couch, doc_id: str) -> None:
+    """An intent whose outcome is in its number document (applied on another path)."""
+    _force(couch, doc_id, status=APPLIED, holder=None, lease=None)
+
+
+def open_intents(couch: Couch, limit: int = 500) -> list[dict[str, Any]]:
+    """Intents whose carrier action may have happened and is not applied yet."""
+    rows = couch.view(SERVICE_DB, "kzcarrier_journal", "open", include_docs=True,
+                      limit=limit)
+    return [r["doc"] for r in rows if r.get("doc")]
+
+
+def copies_pending(couch: Couch, number: str, error: KzError) -> None:
+    """A number written whose account copies are not in step: `copies:<number>`, for the
+    sweep to bring them in step (the request itself is done; its outcome is written)."""
+    couch.ensure_db(SERVICE_DB)
+    _force(couch, f"copies:{number}", type="copies", number=number, error=str(error))
+
+
+def pending_copies(couch: Couch) -> list[dict[str, Any]]:
+    """Numbers whose account copies wait to be brought in step."""
+    rows = couch.all_docs(SERVICE_DB, start_key="copies:", end_key="copies:\ufff0")
+    return [r["doc"] for r in rows if r.get("doc")]
 
 
 def blocks_cancel(couch: Couch, number: str, request_id: str) -> str | None:

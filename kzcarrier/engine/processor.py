@@ -48,6 +48,7 @@ from .journal import (
     Lease,
     LeaseClock,
     LeaseLost,
+    copies_pending,
     error_of,
 )
 from .protocol import RetryPolicy
@@ -202,7 +203,8 @@ class Processor:
         num, rid = doc["_id"], protocol.request_id(doc) or ""
         try:
             lease = self.journal.acquire(db, num, rid, planned.carrier_action or "",
-                                         planned.module_name or "", policy.claim_ttl_s)
+                                         planned.module_name or "", policy.claim_ttl_s,
+                                         request=protocol.request_of(doc))
         except Busy:
             return "busy"
         claimed = protocol.claim(doc, self.worker, policy, at, {
@@ -219,6 +221,8 @@ class Processor:
             except LeaseLost:
                 return "busy"     # taken over: its new holder finishes it, asking first
             except DocConflict:
+                if lease.status == CALLED:   # bought, the document changed under us: let any
+                    lease.settle(CALLED)     # worker (or the journal's recovery) apply it now
                 raise
             except (CouchUnavailable, StorageError) as exc:
                 status = self._retry_or_fail(db, num, claimed, exc, policy)
@@ -252,6 +256,7 @@ class Processor:
         outcome = result.outcomes.get(num) or next(iter(result.outcomes.values()))
         if outcome.error is None:
             lease.settle(APPLIED)
+            self.copies_behind(outcome)
             return "completed"
         err = outcome.error
         if lease.status == CALLED:
@@ -326,12 +331,24 @@ class Processor:
         result = Ops(self.couch, self.config, hooks=hooks).perform(op, [doc["_id"]], opts)
         outcome = result.outcomes.get(doc["_id"]) or next(iter(result.outcomes.values()))
         if outcome.error is None:
+            self.copies_behind(outcome)
             return "completed"
         if isinstance(outcome.error, (SaveConflict, CarrierCallDeferred)):
             raise DocConflict(f"{doc['_id']} changed while its request ran", 409)
         if outcome.error.transient:
             return self._retry_or_fail(db, doc["_id"], claimed, outcome.error, policy)
         return self._fail(db, doc, claimed, outcome.error, self.clock())
+
+    def copies_behind(self, outcome: Outcome) -> None:
+        """The number is written, an account copy is not: the sweep brings it in step."""
+        if outcome.copies_error is not None:
+            try:
+                copies_pending(self.couch, outcome.number, outcome.copies_error)
+            except StorageError as exc:
+                log.warning("account copies of %s: %s", outcome.number, exc)
+
+    def rules(self) -> NumberRules:
+        return NumberRules.from_config(self.config.section(NUMBER_MANAGER))
 
     def _observe_lookup(self, carrier: str, asked: float, exc: KzError | None) -> None:
         if self.metrics is not None:

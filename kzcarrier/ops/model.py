@@ -45,6 +45,7 @@ class Outcome:
     deleted: bool = False
     changed: bool = True
     number_doc: PhoneNumber | None = field(default=None, repr=False, compare=False)
+    copies_error: KzError | None = None   # written, but an account copy is not in step yet
 
     @property
     def doc(self) -> dict[str, Any] | None:
@@ -61,7 +62,9 @@ class Outcome:
         return {"number": self.number, "state": self.to_state, "from_state": self.from_state,
                 "assigned_to": self.assigned_to, "module_name": self.module_name,
                 "carrier_action": self.carrier_action, "deleted": self.deleted,
-                "changed": self.changed}
+                "changed": self.changed,
+                **({"account_copies": {"pending": str(self.copies_error)}}
+                   if self.copies_error is not None else {})}
 
 
 @dataclass

@@ -199,6 +199,8 @@ class Ops:
                 result.outcomes[num].error = err
             for num, pn in report.saved.items():
                 result.outcomes[num].number_doc = pn
+            for num, err in report.copies_failed.items():
+                result.outcomes[num].copies_error = err
         for num in retry:
             result.outcomes.pop(num, None)
         return retry

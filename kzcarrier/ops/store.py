@@ -27,6 +27,8 @@ class SaveReport:
     saved: dict[str, PhoneNumber] = field(default_factory=dict)
     conflicts: list[str] = field(default_factory=list)
     failed: dict[str, KzError] = field(default_factory=dict)
+    # saved numbers whose account copies could not be brought in step (yet)
+    copies_failed: dict[str, KzError] = field(default_factory=dict)
 
 
 class NumberStore:
@@ -94,8 +96,18 @@ class NumberStore:
                     pn.set_private("_rev", result["rev"])
                     bodies[pn.number] = doc
                     report.saved[pn.number] = pn
-        report.failed.update(self._sync_account_copies(report.saved, bodies))
+        report.copies_failed.update(self._sync_account_copies(report.saved, bodies))
         return report
+
+    def sync_copies(self, number: str) -> KzError | None:
+        """Bring the number's account copies in step with its document again (after a
+        copy failed): its owner's written, a previous owner's removed. None: done."""
+        num = self.rules.parse(number)
+        doc = self.couch.get(number_db(num), num, missing_ok=True)
+        if doc is None:
+            return None
+        pn = PhoneNumber.from_json(doc, self.available_module_name)
+        return self._sync_account_copies({num: pn}, {num: without_rev(doc)}).get(num)
 
     def _sync_account_copies(self, saved: dict[str, PhoneNumber],
                              bodies: dict[str, dict[str, Any]]) -> dict[str, KzError]:

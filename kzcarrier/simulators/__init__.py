@@ -35,6 +35,8 @@ class Faults:
     retry_after: float | None = None  # with status 429: the Retry-After header
     garbage: bool = False         # a malformed body instead of the real one
     times: int | None = None      # apply status/hang/garbage to this many requests only
+    slow: float = 0.0             # seconds added to a random share of answers...
+    slow_share: float = 0.0       # ...this share (a carrier that is sometimes very slow)
 
     def consume(self) -> bool:
         """Whether this request is spoiled (and count it)."""
@@ -62,6 +64,7 @@ class Record:
     """What the simulator was asked to do."""
 
     orders: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)   # orders for numbers sold
     releases: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
 
@@ -111,6 +114,8 @@ class Simulator:
             faults = Faults(**self.faults.__dict__)
         if faults.latency:
             time.sleep(faults.latency)
+        if faults.slow_share and self.rng.random() < faults.slow_share:
+            time.sleep(faults.slow)
         if spoiled and faults.hang:
             time.sleep(faults.hang)
         if spoiled and faults.status:

@@ -87,6 +87,9 @@ class TelnyxSimulator(Simulator):
         numbers = body.get("requested_numbers") or []
         with self.lock:
             taken = [n for n in numbers if n in self.sold]
+            if taken:
+                self.record.refused.append({"requested_numbers": numbers,
+                                            "customer_reference": body.get("customer_reference")})
             if not numbers or taken:
                 return 400, {"message": f"numbers not available: {', '.join(taken)}"}, {}
             order = {"id": self._next_id(), "bulk_order_ids": [],

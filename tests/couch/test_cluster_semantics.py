@@ -3,7 +3,7 @@ write that became a conflict), injected by the fault proxy; the win rule and the
 import threading
 
 import pytest
-from engine_helpers import CHILD, db_of, request
+from engine_helpers import CHILD, request
 from faultproxy import FaultProxy
 
 from kzcarrier.couch.client import Couch
@@ -101,3 +101,16 @@ def test_two_workers_racing_through_a_cluster_buy_once(app, proxy, acme, monkeyp
     intent = direct.get(SERVICE_DB, intent_id(NUM, rid), conflicts=True)
     assert intent["status"] == "applied" and "_conflicts" not in intent, (results, intent)
     assert proxy.stats["conflict_202"] >= 1
+
+
+def test_a_sibling_written_at_an_older_revision_does_not_bring_its_state_back():
+    """A losing claim accepted at revision 4 beside a branch that went on to 6 (the
+    number bought, then saved by KAZOO): the deeper branch is the base."""
+    stale_claim = {"_id": NUM, "_rev": "4-a", "pvt_state": "discovery",
+                   "pvt_request": {"id": "r1", "operation": "move"},
+                   "pvt_request_state": {"id": "r1", "status": "running", "worker": "w1"}}
+    saved = {"_id": NUM, "_rev": "6-b", "pvt_state": "in_service",
+             "pvt_carrier_data": {"order_id": "o-1"}}
+    merged = merge_number(saved, [stale_claim])
+    assert merged["pvt_state"] == "in_service" and merged["pvt_carrier_data"]
+    assert merged["pvt_request"]["id"] == "r1"          # its fields are kept, not its state

@@ -5,7 +5,7 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from engine_helpers import CHILD, FAST, Background, db_of, request
+from engine_helpers import CHILD, FAST, Background, db_of, request, run_once
 
 from kzcarrier.carriers import Carrier
 from kzcarrier.engine import admin, protocol
@@ -83,14 +83,10 @@ def test_R1b_waiting_for_a_concurrency_slot_keeps_the_lease(loaded, acme):
     assert acme.CALLS.count(("acquire", NUM)) == 1
 
 
-@pytest.mark.parametrize("who", ["client re-submit", "KAZOO save"])
-def test_R2_the_same_request_written_again_mid_call_buys_once(loaded, acme, who):
-    """The document is rewritten during the carrier call without kzcarrier's claim (a
-    client re-submitting the same id after a timeout; KAZOO saving the number, which drops
-    fields it does not know): the journal still knows, the purchase is applied, once."""
-    c = loaded.couch
-    discovery(c)
-    rid = request(c, NUM, "move", assign_to=CHILD, auth_by=CHILD)
+def rewritten_once(c, keep_request: bool):
+    """A gate that, at the first carrier call, writes the number again as a client or
+    KAZOO would: its state and module, none of kzcarrier's fields (but the request, if a
+    client re-submits it)."""
     done = []
 
     @contextmanager
@@ -99,13 +95,24 @@ def test_R2_the_same_request_written_again_mid_call_buys_once(loaded, acme, who)
             done.append(1)
             cur = c.get(db_of(NUM), NUM)
             body = {"_id": NUM, "_rev": cur["_rev"], "pvt_state": "discovery",
-                    "pvt_module_name": "knm_acme", "pvt_request": cur["pvt_request"]}
-            if who == "KAZOO save":
-                body["pvt_modified"] = 63900000000
+                    "pvt_module_name": "knm_acme", "pvt_modified": 63900000000}
+            if keep_request:
+                body["pvt_request"] = cur["pvt_request"]
             c.put(db_of(NUM), body)
         yield
 
-    status = Processor(c, loaded.config, "w-A", gate=rewrite).process(db_of(NUM), NUM)
+    return rewrite
+
+
+def test_R2_the_same_request_written_again_mid_call_buys_once(loaded, acme):
+    """A client re-submits the same request id during the carrier call (after its own
+    timeout), without kzcarrier's claim: the journal still knows, the purchase is applied,
+    once."""
+    c = loaded.couch
+    discovery(c)
+    rid = request(c, NUM, "move", assign_to=CHILD, auth_by=CHILD)
+    status = Processor(c, loaded.config, "w-A", gate=rewritten_once(c, True)).process(
+        db_of(NUM), NUM)
     d = c.get(db_of(NUM), NUM)
     assert status == "completed" and acme.CALLS.count(("acquire", NUM)) == 1
     assert d["pvt_request_state"]["id"] == rid and d["pvt_state"] == "in_service"
@@ -290,3 +297,22 @@ def test_R5_a_bandwidth_order_still_in_progress_is_waited_for_not_placed_again(l
         assert list(sim.orders) == [doc["pvt_carrier_data"]["order_id"]]
     finally:
         sim.stop()
+
+
+def test_a_kazoo_save_that_drops_the_request_mid_call_still_ends_bought_once(loaded, acme):
+    """KAZOO saves the number during the carrier call and drops every field it does not
+    know, the request included. The journal holds the purchase: the request is written
+    back from it and the sale applied, once."""
+    c = loaded.couch
+    discovery(c)
+    rid = request(c, NUM, "move", assign_to=CHILD, auth_by=CHILD)
+    kazoo_saves = rewritten_once(c, False)
+    assert Processor(c, loaded.config, "w-A", gate=kazoo_saves).process(db_of(NUM), NUM) == \
+        "idle"                                   # nothing to write back to: no request
+    assert journal(c, rid)["status"] == CALLED and journal(c, rid)["holder"] is None
+    run_once(c, loaded.config)                   # its sweep: the journal's recovery
+    d = c.get(db_of(NUM), NUM)
+    assert d["pvt_state"] == "in_service" and d["pvt_request"]["id"] == rid
+    assert d["pvt_request_state"]["status"] == "completed"
+    assert acme.CALLS.count(("acquire", NUM)) == 1
+    assert journal(c, rid)["status"] == "applied"

@@ -4,7 +4,7 @@ import time
 
 import httpx
 import pytest
-from engine_helpers import CHILD, FAST, MASTER, db_of, request
+from engine_helpers import CHILD, FAST, MASTER, db_of, request, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 from kzcarrier.couch.client import Couch
@@ -28,15 +28,6 @@ def value(samples, name, **labels):
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 class Live:
     """A watcher with its HTTP endpoints, in a thread."""
 
@@ -58,7 +49,7 @@ class Live:
 def test_metrics_count_requests_carrier_calls_and_backlog_as_they_happen(loaded, acme):
     c = loaded.couch
     with Live(c, loaded.config) as live:
-        assert wait_for(live.watcher.ready.is_set)
+        assert wait_until(live.watcher.ready.is_set)
         before = scrape(live.http.url)
         assert value(before, "kzcarrier_ready") == 1
         assert value(before, "kzcarrier_requests_total", operation="create",
@@ -72,7 +63,7 @@ def test_metrics_count_requests_carrier_calls_and_backlog_as_they_happen(loaded,
         request(c, buy, "move", assign_to=CHILD)
         bad = "+14155550191"
         request(c, bad, "move", assign_to=CHILD)          # no such number: 404, failed
-        assert wait_for(lambda: all(
+        assert wait_until(lambda: all(
             not protocol.is_pending(c.get(db_of(n), n)) for n in nums + [buy, bad]))
         after = scrape(live.http.url)
     assert value(after, "kzcarrier_requests_total", operation="create", status="completed",
@@ -100,7 +91,7 @@ def test_carrier_errors_and_retries_waiting_are_visible(loaded, acme):
     acme.TRANSIENT[num] = 5
     request(c, num, "move", assign_to=CHILD)
     with Live(c, loaded.config) as live:
-        assert wait_for(lambda: value(scrape(live.http.url), "kzcarrier_carrier_errors_total",
+        assert wait_until(lambda: value(scrape(live.http.url), "kzcarrier_carrier_errors_total",
                                       carrier="knm_acme", action="acquire",
                                       error="unspecified_fault") >= 1)
         live.watcher._sweep()
@@ -121,7 +112,7 @@ def test_healthz_follows_couchdb_going_away_and_coming_back(tmp_path):
     thread = threading.Thread(target=watcher.run, daemon=True)
     thread.start()
     try:
-        assert wait_for(watcher.ready.is_set)
+        assert wait_until(watcher.ready.is_set)
         ok = httpx.get(f"{http.url}/healthz", timeout=10)
         assert ok.status_code == 200 and ok.json()["status"] == "ok"
         assert httpx.get(f"{http.url}/readyz", timeout=10).status_code == 200
@@ -132,7 +123,7 @@ def test_healthz_follows_couchdb_going_away_and_coming_back(tmp_path):
         assert "CouchDB" in down.json()["checks"]["couchdb"]["error"]
         assert httpx.get(f"{http.url}/readyz", timeout=30).status_code == 503
         server = EmbeddedServer(tmp_path, port=port).start()
-        assert wait_for(lambda: httpx.get(f"{http.url}/healthz", timeout=30).status_code == 200)
+        assert wait_until(lambda: httpx.get(f"{http.url}/healthz", timeout=30).status_code == 200)
         assert httpx.get(f"{http.url}/nope", timeout=5).status_code == 404
     finally:
         watcher.stop()

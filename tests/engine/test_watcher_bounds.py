@@ -3,22 +3,13 @@ engine reproductions, turned round)."""
 import threading
 import time
 
-from engine_helpers import CHILD, FAST, Background, db_of, request, run_once
+from engine_helpers import CHILD, FAST, Background, db_of, request, run_once, wait_until
 
 from kzcarrier.engine import protocol
 from kzcarrier.engine.journal import SERVICE_DB
 from kzcarrier.engine.watcher import Watcher, WatchSettings
 
 NUM = "+14155550177"
-
-
-def wait_until(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def seed_purchases(c, nums):
@@ -134,3 +125,31 @@ def test_dead_workers_records_are_removed(loaded):
     run_once(c, loaded.config)
     assert c.get(SERVICE_DB, "worker:gone", missing_ok=True) is None
     assert c.get(SERVICE_DB, "worker:recent", missing_ok=True) is not None
+
+
+def test_an_account_copy_that_failed_is_brought_in_step_by_the_sweep(loaded):
+    """The number is written, its owner's account database refuses the copy (a
+    validate_doc_update, as a misbehaving KAZOO app could install): the request completes
+    as it did, the failure is kept, and the sweep writes the copy once the database takes
+    it again (defect 11)."""
+    from engine_helpers import acct_db
+
+    c = loaded.couch
+    adb = acct_db(CHILD)
+    c.put(adb, {"_id": "_design/deny_numbers", "validate_doc_update":
+                "function(n) { if (n.pvt_type === 'number') "
+                "throw({forbidden: 'no number copies today'}); }"})
+    request(c, NUM, "create", assign_to=CHILD, auth_by="system")
+    run_once(c, loaded.config)
+    doc = c.get(db_of(NUM), NUM)
+    assert doc["pvt_state"] == "in_service"
+    assert doc["pvt_request_state"]["status"] == "completed"
+    assert c.get(adb, NUM, missing_ok=True) is None
+    pending = c.get(SERVICE_DB, f"copies:{NUM}")
+    assert "no number copies today" in pending["error"]
+    ddoc = c.get(adb, "_design/deny_numbers")
+    c.put(adb, {**ddoc, "validate_doc_update": "function(n) {}"})   # taken again
+    run_once(c, loaded.config)                          # its sweep repairs the copy
+    copy = c.get(adb, NUM)
+    assert copy["pvt_assigned_to"] == CHILD and copy["pvt_state"] == "in_service"
+    assert c.get(SERVICE_DB, f"copies:{NUM}", missing_ok=True) is None
