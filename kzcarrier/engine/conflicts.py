@@ -1,9 +1,9 @@
 """Conflicting revisions, merged. On a CouchDB cluster two writes at the same revision can
 both be accepted (a 202 for the loser, which `Couch` never counts as a win), leaving
 sibling revisions. Whoever finds them merges them, keeping every field of every sibling and
-never a carrier outcome less: the deepest revision is the base (then the request
-furthest on: a terminal state over a claim; for the journal's intents,
-`journal.merge_intent`), and the others fill in what it lacks. The journal keeps every
+never a carrier outcome less: a sibling carrying its request's outcome is the base, else
+the deepest revision (for the journal's intents, `journal.merge_intent`), and the others
+fill in what it lacks. The journal keeps every
 carrier outcome apart from the number, so a merged document never has to be the only
 place one survives."""
 from __future__ import annotations
@@ -38,12 +38,16 @@ def _generation(doc: dict[str, Any]) -> int:
 def merge_number(winner: dict[str, Any], losers: list[dict[str, Any]]) -> dict[str, Any]:
     docs = [winner] + losers
 
-    def rank(doc: dict[str, Any]) -> tuple[int, int, int]:
-        # the deepest revision first: a sibling written at an older revision (a losing
-        # claim, say) must not bring back the state it was based on; then the request
+    def rank(doc: dict[str, Any]) -> tuple[int, int, int, int]:
+        # an outcome first (a sibling that carries its request's terminal state is what the
+        # engine wrote after acting: a sale is never merged away by a newer write that did
+        # not know of it); then the deepest revision (a losing claim written at an older
+        # revision must not bring back the state it was based on); then the request
         # furthest on
         st = protocol.own_state(doc) or {}
-        return (_generation(doc), REQUEST_RANK.get(st.get("status"), 0), int(doc is winner))
+        rank = REQUEST_RANK.get(st.get("status"), 0)
+        return (int(rank >= REQUEST_RANK["failed"]), _generation(doc), rank,
+                int(doc is winner))
 
     base = max(docs, key=rank)
     merged = fill(base, [d for d in docs if d is not base])

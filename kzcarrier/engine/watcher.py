@@ -26,22 +26,21 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
-from ..carriers import short_name
 from ..couch.client import Couch
-from ..errors import DocNotFound, KzError, StorageError
+from ..errors import DocNotFound, StorageError
 from ..metrics import Metrics
-from ..model.config import NUMBER_MANAGER, Config
+from ..model.config import Config
 from ..numbers import NUMBERS_PREFIX
-from ..ops.store import NumberStore
 from ..search import purge_discovery
 from . import protocol
 from .batch import Batch
-from .journal import CALLED, SERVICE_DB, close, open_intents, pending_copies
+from .gates import Gates
+from .journal import SERVICE_DB
 from .processor import Processor
+from .recovery import Recovery
 
 log = logging.getLogger("kzcarrier.watcher")
 
@@ -85,33 +84,6 @@ def _pending_since(doc: dict[str, Any]) -> float | None:
     return float(since) if isinstance(since, (int, float)) else None
 
 
-class Gates:
-    """Per-carrier concurrency limits (`number_manager.<carrier>.max_concurrency`)."""
-
-    def __init__(self, config: Config):
-        self.config = config
-        self._sems: dict[str, threading.BoundedSemaphore | None] = {}
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def __call__(self, module: str) -> Iterator[None]:
-        with self._lock:
-            if module not in self._sems:
-                try:
-                    limit = self.config.get(f"number_manager.{short_name(module)}",
-                                            "max_concurrency")
-                except KzError:
-                    limit = None
-                self._sems[module] = (threading.BoundedSemaphore(int(limit))
-                                      if isinstance(limit, int) and limit > 0 else None)
-            sem = self._sems[module]
-        if sem is None:
-            yield
-            return
-        with sem:
-            yield
-
-
 class Watcher:
     def __init__(self, couch: Couch, config: Config, settings: WatchSettings | None = None,
                  worker_id: str | None = None, metrics: Metrics | None = None):
@@ -123,6 +95,7 @@ class Watcher:
         self.processor = Processor(couch, config, self.worker, gate=Gates(config),
                                    metrics=self.metrics)
         self.batch = Batch(self.processor)
+        self.recovery = Recovery(couch, config, self.processor)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self.ready = threading.Event()  # set when the first sweep has offered its work
@@ -322,8 +295,8 @@ class Watcher:
         Every `purge_every` sweeps, expired discovery documents are deleted too."""
         self._sweeps += 1
         self.metrics.sweeps.inc()
-        self._recover_journal()
-        self._repair_copies()
+        self.recovery.journal()
+        self.recovery.account_copies()
         if self._sweeps % self.settings.purge_every == 1:
             for db in list(self._feeds):
                 purge_discovery(self.couch, db)
@@ -370,76 +343,6 @@ class Watcher:
                                 if k in seen or t >= began}
         self.metrics.retries_waiting.set(waiting)
         return unfinished
-
-    def _recover_journal(self) -> int:
-        """Purchases the journal holds whose number document lost the request (KAZOO
-        saved the number without kzcarrier's fields; a client wrote it over): the request
-        is written back from the journal, and the recorded outcome is applied, once.
-        Intents whose request is there are left to the normal path. Returns how many."""
-        try:
-            if not self.couch.db_exists(SERVICE_DB, cached=True):
-                return 0     # no carrier call was ever journalled here
-            try:
-                intents = open_intents(self.couch)
-            except DocNotFound:   # its index is missing: install it, recover next time
-                self.couch.install_design_docs(SERVICE_DB)
-                return 0
-        except StorageError as exc:
-            log.warning("journal recovery: %s", exc)
-            return 0
-        ttl = self.processor.policy().claim_ttl_s
-        restored = 0
-        for intent in intents:
-            number, db, request = intent.get("number"), intent.get("db"), intent.get("request")
-            if not (number and db and isinstance(request, dict)) or intent.get("holder") and \
-                    not self.processor.journal.clock.expired(intent["_id"], intent.get("lease"),
-                                                             ttl):
-                continue
-
-            done: list[bool] = []
-
-            def restore(doc: dict[str, Any] | None, request: dict[str, Any] = request,
-                        done: list[bool] = done) -> dict[str, Any] | None:
-                if doc is not None and protocol.request_id(doc) == request.get("id") and \
-                        (protocol.own_state(doc) or {}).get("status") == "completed":
-                    done.append(True)   # finished on another path: the intent is closed
-                    return None
-                if doc is None or protocol.request_of(doc) is not None:
-                    return None   # no number, or a request is there: not the journal's call
-                doc["pvt_request"] = request
-                doc.pop("pvt_request_state", None)
-                return doc
-
-            try:
-                if self.couch.update(db, number, restore):
-                    log.warning("journal: request %s written back to %s (it was dropped)",
-                                request.get("id"), number)
-                    restored += 1
-                elif done and intent.get("status") == CALLED:
-                    close(self.couch, intent["_id"])
-            except StorageError as exc:
-                log.warning("journal recovery of %s: %s", number, exc)
-        return restored
-
-    def _repair_copies(self) -> None:
-        """Account copies that failed after their number was written, brought in step."""
-        try:
-            if not self.couch.db_exists(SERVICE_DB, cached=True):
-                return
-            pending = pending_copies(self.couch)
-        except StorageError as exc:
-            log.warning("account copy repair: %s", exc)
-            return
-        if not pending:
-            return
-        store = NumberStore(self.couch, self.processor.rules(),
-                            self.config.get(NUMBER_MANAGER, "available_module_name"))
-        for doc in pending:
-            try:
-                if store.sync_copies(doc["number"]) is None:
-                    self.couch.delete(SERVICE_DB, doc["_id"], doc["_rev"])
-            except (StorageError, KzError) as exc:
-                log.warning("account copies of %s: %s", doc.get("number"), exc)
 
     def _start_over(self, db: str) -> None:
         """A database whose kzcarrier index is gone was created again (or had its design

@@ -114,3 +114,18 @@ def test_a_sibling_written_at_an_older_revision_does_not_bring_its_state_back():
     merged = merge_number(saved, [stale_claim])
     assert merged["pvt_state"] == "in_service" and merged["pvt_carrier_data"]
     assert merged["pvt_request"]["id"] == "r1"          # its fields are kept, not its state
+
+
+def test_an_outcome_is_not_merged_away_by_a_newer_write_that_did_not_know_it():
+    """The engine's completed sale lost its write to a KAZOO save and was kept as a
+    sibling; the client then re-submitted on the KAZOO branch (deeper). The sale wins."""
+    sold = {"_id": NUM, "_rev": "5-a", "pvt_state": "in_service",
+            "pvt_carrier_data": {"order_id": "o-9"},
+            "pvt_request": {"id": "r1", "operation": "move"},
+            "pvt_request_state": {"id": "r1", "status": "completed"}}
+    resubmitted = {"_id": NUM, "_rev": "6-b", "pvt_state": "discovery",
+                   "pvt_request": {"id": "r1", "operation": "move"}}
+    merged = merge_number(resubmitted, [sold])
+    assert merged["pvt_state"] == "in_service"
+    assert merged["pvt_request_state"]["status"] == "completed"
+    assert merged["pvt_carrier_data"] == {"order_id": "o-9"}
