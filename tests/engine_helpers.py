@@ -68,6 +68,16 @@ def count_bulk_requests(couch: Couch, monkeypatch) -> list[tuple[str, int]]:
     return seen
 
 
+def configure_bandwidth2(config, sim, **overrides) -> None:
+    """`number_manager.bandwidth2` pointed at a Bandwidth simulator, orders polled fast."""
+    values = {"api_url": f"{sim.url}/v1.0", "account_id": sim.account_id,
+              "api_username": sim.user, "api_password": sim.password, "site_id": "1337",
+              "sip_peer": "13337", "order_poll_ms": 20, "order_wait_s": 2,
+              "timeout_ms": 2000, **overrides}
+    for key, value in values.items():
+        config.set("number_manager.bandwidth2", key, value)
+
+
 def wait_until(predicate, timeout: float = 60.0, step: float = 0.1) -> bool:
     """Whether `predicate()` became true within `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -27,6 +27,7 @@ from ..json_copy import copy_json
 from ..logs import Scrubber
 from ..numbers import NUMBERS_PREFIX
 from . import compat as couch_compat
+from . import siblings
 from .group_commit import GroupCommit
 
 DEFAULT_TIMEOUT = 30.0
@@ -350,7 +351,7 @@ class Couch:
                                   self.client.post_bulk_docs, self._db(db), {"docs": batch})
             results = self.profile.bulk_results(batch, resp.get_result())
             if resp.get_status_code() == 202:
-                results = self._confirm(db, results)
+                results = siblings.confirm(self, db, results)
             return results
 
         results: list[dict[str, Any]] = []
@@ -358,55 +359,14 @@ class Couch:
             results.extend(self._group.save(db, docs[start:start + BULK_CHUNK], send))
         return results
 
-    def _confirm(self, db: str, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The win rule on a cluster: a 202 means the write reached fewer replicas than
-        asked, and a concurrent write at the same revision may have been accepted too (a
-        conflict). A document counts as written only if, read back, our revision is the
-        winner and has no conflicting sibling; otherwise it is reported as a conflict, so
-        the caller re-reads and decides again (and whoever reads it resolves the siblings).
-        A 202 is never taken as a win on faith."""
-        out = []
-        for result in results:
-            if result.get("error") or not result.get("rev"):
-                out.append(result)
-                continue
-            try:
-                now = self.get(db, result["id"], conflicts=True, missing_ok=True)
-            except StorageError:
-                now = None
-            if now is not None and now.get("_rev") == result["rev"] and \
-                    not now.get("_conflicts"):
-                out.append(result)
-            else:
-                out.append({"id": result["id"], "error": "conflict",
-                            "reason": "accepted as a conflicting revision (202)"})
-        return out
-
-    def resolve(self, db: str, doc_id: str,
-                merge: Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]],
-                ) -> dict[str, Any] | None:
-        """The document with its conflicting revisions (if any) merged by `merge(winner,
-        losers)` into one, written over the winner, the losers deleted, in one request."""
-        for _ in range(10):
-            doc = self.get(db, doc_id, conflicts=True, missing_ok=True)
-            if doc is None or not doc.get("_conflicts"):
-                return doc
-            revs = doc.pop("_conflicts")
-            losers = [d for d in (self.get(db, doc_id, rev=r, missing_ok=True) for r in revs)
-                      if d is not None]
-            merged = merge(copy_json(doc), losers)
-            merged["_id"], merged["_rev"] = doc_id, doc["_rev"]
-            batch = [merged] + [{"_id": doc_id, "_rev": d["_rev"], "_deleted": True}
-                                for d in losers]
-            self._call(f"resolve {doc_id} in {db}", self.client.post_bulk_docs, self._db(db),
-                       {"docs": batch})   # then read again: merged, and no sibling left
-        raise DocConflict(f"resolve {doc_id} in {db}: still conflicting", 409)
+    def resolve(self, db: str, doc_id: str, merge: siblings.Merge) -> dict[str, Any] | None:
+        """The document with its sibling revisions (if any) merged by `merge` (siblings.py)."""
+        return siblings.resolve(self, db, doc_id, merge)
 
     def update(self, db: str, doc_id: str,
                change: Callable[[dict[str, Any] | None], dict[str, Any] | None],
                attempts: int = 10,
-               merge: Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]]
-               | None = None) -> dict[str, Any] | None:
+               merge: siblings.Merge | None = None) -> dict[str, Any] | None:
         """Read, apply `change`, write at the read `_rev`; on conflict re-read and re-apply.
 
         `change` gets the current document (None if missing) and returns the document to

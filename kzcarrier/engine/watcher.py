@@ -35,7 +35,7 @@ from ..metrics import Metrics
 from ..model.config import Config
 from ..numbers import NUMBERS_PREFIX
 from ..search import purge_discovery
-from . import protocol
+from . import protocol, registry
 from .batch import Batch
 from .gates import Gates
 from .journal import SERVICE_DB
@@ -482,34 +482,13 @@ class Watcher:
     # --- worker registry -----------------------------------------------------------------
 
     def _heartbeat(self) -> None:
-        now = protocol.now()
-        try:
-            self.couch.update(SERVICE_DB, f"worker:{self.worker}", lambda d: {
-                **(d or {}), "type": "worker", "worker": self.worker, "pid": os.getpid(),
-                "host": socket.gethostname(), "heartbeat": now})
-            rows = self.couch.all_docs(SERVICE_DB, start_key="worker:", end_key="worker:\ufff0")
-        except StorageError as exc:
-            log.warning("heartbeat: %s", exc)
+        live = registry.heartbeat(self.couch, self.worker, self.settings.heartbeat_interval,
+                                  self.settings.forget_workers_after)
+        if live is None:
             return
-        fresh = now - 3 * self.settings.heartbeat_interval
-        live = [r["doc"]["worker"] for r in rows
-                if (r.get("doc") or {}).get("heartbeat", 0) >= fresh]
-        dead = now - self.settings.forget_workers_after * self.settings.heartbeat_interval
-        for row in rows:
-            doc = row.get("doc") or {}
-            if doc.get("heartbeat", now) < dead:
-                try:
-                    self.couch.delete(SERVICE_DB, doc["_id"], doc["_rev"])
-                except StorageError:
-                    pass   # another worker removed it first
-        self._live_workers = sorted(set(live) | {self.worker})
-        self.metrics.workers_alive.set(len(self._live_workers))
+        self._live_workers = live
+        self.metrics.workers_alive.set(len(live))
         self.metrics.heartbeat.set(time.time())
 
     def _deregister(self) -> None:
-        try:
-            doc = self.couch.get(SERVICE_DB, f"worker:{self.worker}", missing_ok=True)
-            if doc:
-                self.couch.delete(SERVICE_DB, doc["_id"], doc["_rev"])
-        except StorageError:
-            pass
+        registry.deregister(self.couch, self.worker)

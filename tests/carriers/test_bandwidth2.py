@@ -2,7 +2,7 @@
 the gaps kzcarrier closes (toll-free patterns, bounded polling, partial/failed orders,
 order lookup, release)."""
 import pytest
-from engine_helpers import buy_then_release
+from engine_helpers import buy_then_release, configure_bandwidth2
 
 from kzcarrier import carriers
 from kzcarrier.carriers import CarrierContext
@@ -20,13 +20,8 @@ def sim():
 
 @pytest.fixture
 def bw(app, sim):
-    cfg = app.config
-    for key, value in (("api_url", f"{sim.url}/v1.0"), ("account_id", sim.account_id),
-                       ("api_username", sim.user), ("api_password", sim.password),
-                       ("site_id", "1337"), ("sip_peer", "13337"), ("order_poll_ms", 20),
-                       ("order_wait_s", 2), ("timeout_ms", 2000)):
-        cfg.set("number_manager.bandwidth2", key, value)
-    return carriers.load("bandwidth2", CarrierContext(couch=app.couch, config=cfg))
+    configure_bandwidth2(app.config, sim)
+    return carriers.load("bandwidth2", CarrierContext(couch=app.couch, config=app.config))
 
 
 def pn(num, ref=None):

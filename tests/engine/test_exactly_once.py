@@ -5,7 +5,7 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from engine_helpers import CHILD, FAST, Background, db_of, request, run_once
+from engine_helpers import CHILD, FAST, Background, configure_bandwidth2, db_of, request, run_once
 
 from kzcarrier.carriers import Carrier
 from kzcarrier.engine import admin, protocol
@@ -271,11 +271,7 @@ def test_R5_a_bandwidth_order_still_in_progress_is_waited_for_not_placed_again(l
     sim = Bandwidth2Simulator().start()
     try:
         cfg = loaded.config
-        for key, value in (("api_url", f"{sim.url}/v1.0"), ("account_id", sim.account_id),
-                           ("api_username", sim.user), ("api_password", sim.password),
-                           ("site_id", "1337"), ("sip_peer", "13337"), ("order_poll_ms", 20),
-                           ("order_wait_s", 1), ("timeout_ms", 2000)):
-            cfg.set("number_manager.bandwidth2", key, value)
+        configure_bandwidth2(cfg, sim, order_wait_s=1)
         sim.complete_after = 10 ** 6
         num = "+19734096113"
         c = loaded.couch
