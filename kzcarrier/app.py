@@ -24,6 +24,7 @@ DEFAULT_COUCH_URL = "http://127.0.0.1:15984"  # where `kzcarrier up` runs the em
 class Settings:
     couch_url: str = DEFAULT_COUCH_URL
     node: str | None = None
+    zone: str | None = None
     timeout: float = 30.0
 
 
@@ -45,7 +46,7 @@ class App:
 
     @cached_property
     def config(self) -> Config:
-        return Config(self.couch, node=self.settings.node)
+        return Config(self.couch, node=self.settings.node, zone=self.settings.zone)
 
     def rules(self) -> NumberRules:
         """Number rules from the live `number_manager` configuration."""

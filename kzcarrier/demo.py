@@ -49,7 +49,7 @@ def _wait(app: App, num: str, rid: str, timeout: float = 60) -> dict[str, Any]:
     db = f"numbers/{num[:5]}"
     deadline = time.time() + timeout
     while time.time() < deadline:
-        doc = app.couch.get(db, num, missing_ok=True) or {}
+        doc = app.couch.last_revision(db, num) or {}   # a release may delete it
         st = doc.get("pvt_request_state") or {}
         if st.get("id") == rid and st.get("status") in ("completed", "failed", "dry_run"):
             return doc
@@ -79,5 +79,5 @@ def run(app: App, say: Callable[[str], None]) -> None:
     say(f"demo: bought {num} from {doc.get('pvt_module_name')}: state "
         f"{doc.get('pvt_state')}, order {doc.get('pvt_carrier_data', {}).get('order_id')}")
     doc = _wait(app, num, _ask(app, num, "release", auth_by="system"))
-    say(f"demo: released {num}: state {doc.get('pvt_state')} "
-        f"({doc['pvt_request_state']['status']})")
+    st = doc["pvt_request_state"]
+    say(f"demo: released {num}: state {st.get('to_state')} ({st['status']})")

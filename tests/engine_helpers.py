@@ -51,7 +51,26 @@ def buy_then_release(app, carrier: str, prefix: str, quantity: int = 1):
     bought = app.couch.get(db_of(num), num)
     request(app.couch, num, "release")
     run_once(app.couch, app.config)
-    return num, rid, bought, app.couch.get(db_of(num), num, missing_ok=True)
+    return num, rid, bought, last_revision(app.couch, num)
+
+
+def last_revision(couch: Couch, num: str) -> dict | None:
+    """The number's document as last written, a deletion's tombstone included."""
+    return couch.last_revision(db_of(num), num)
+
+
+def assert_released_for_good(app, num: str, released: dict, orders: list) -> None:
+    """A number released at an external carrier is no longer the platform's: its document
+    is deleted (the outcome kept in the tombstone), and taking it again without a new
+    search finds nothing to take, so nothing is handed out unbought."""
+    assert released.get("_deleted") and released["pvt_request_state"]["status"] == "completed"
+    assert released["pvt_request_state"]["to_state"] == "deleted"
+    before = len(orders)
+    rid = request(app.couch, num, "move", assign_to=CHILD, auth_by=CHILD)
+    run_once(app.couch, app.config)
+    st = app.couch.get(db_of(num), num)["pvt_request_state"]
+    assert (st["id"], st["status"], st["error"]["error"]) == (rid, "failed", "not_found")
+    assert len(orders) == before
 
 
 def count_bulk_requests(couch: Couch, monkeypatch) -> list[tuple[str, int]]:

@@ -116,6 +116,11 @@ class Carrier:
     def is_local(self) -> bool:
         return False
 
+    def keeps_number_on_release(self) -> bool:
+        """False: `disconnect_number` gives the number back to the carrier, so the platform
+        no longer owns it and the release deletes its document (taking it again buys it)."""
+        return False
+
     def configuration(self) -> dict[str, Any]:
         """The carrier's `number_manager.<carrier>` section (node, else default)."""
         return self.ctx.config.section(f"number_manager.{short_name(self.name)}")
@@ -149,6 +154,9 @@ class DbCarrier(Carrier):
         return False
 
     def is_local(self) -> bool:
+        return True
+
+    def keeps_number_on_release(self) -> bool:
         return True
 
     def lookup_order(self, pn: "PhoneNumber", request_id: str, action: str,

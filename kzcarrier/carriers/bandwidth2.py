@@ -122,10 +122,11 @@ class Bandwidth2(HttpCarrier):
         if status != "COMPLETE":
             why = root.findtext("ErrorList/Error/Description") or status or "no status"
             raise ByCarrier(pn.number, self.name, f"Unable to acquire number: {status}: {why}")
-        pn.carrier_data = {**pn.carrier_data, "order_id": order_id,
-                           "customer_order_id": root.findtext("Order/CustomerOrderId"),
+        # KAZOO's shape: `order_id` is the CustomerOrderId; Bandwidth's own id beside it
+        pn.carrier_data = {**pn.carrier_data,
+                           "order_id": root.findtext("Order/CustomerOrderId"),
                            "order_name": root.findtext("Order/Name") or name,
-                           "number": pn.number}
+                           "number": pn.number, "bandwidth_order_id": order_id}
         return pn
 
     def lookup_order(self, pn: Any, request_id: str, action: str) -> dict[str, Any] | None:
@@ -138,8 +139,8 @@ class Bandwidth2(HttpCarrier):
                 continue
             status = item.findtext("OrderStatus") or ""
             if status == "COMPLETE":
-                return {"order_id": item.findtext("orderId"), "customer_order_id": request_id,
-                        "number": pn.number}
+                return {"order_id": request_id, "number": pn.number,
+                        "bandwidth_order_id": item.findtext("orderId")}
             if status == "FAILED":
                 continue          # nothing bought by that order
             if status == "PARTIAL":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..model.auth import SYSTEM, Accounts, allowed_creation_states
 from ..model.config import NUMBER_MANAGER, Config
 from . import available, module_name
 
@@ -40,8 +41,10 @@ def available_carriers(config: Config, account_id: str | None = None,
     return out
 
 
-def carriers_info(config: Config, carriers: list[Any]) -> dict[str, Any]:
-    """`knm_carriers:info/3`'s maximal prefix length over the given carriers."""
+def carriers_info(config: Config, carriers: list[Any], auth_by: str | None = SYSTEM,
+                  ) -> dict[str, Any]:
+    """`knm_carriers:info/3`: the maximal prefix length over the given carriers, the
+    usable carrier names, and the states `auth_by` may create numbers in."""
     longest = 15
     for carrier in carriers:
         value = carrier.info().get("maximal_prefix_length")
@@ -49,4 +52,7 @@ def carriers_info(config: Config, carriers: list[Any]) -> dict[str, Any]:
             longest = value
     return {"maximal_prefix_length": longest,
             "usable_carriers": sorted(m[4:] for m in available()
-                                      if m not in ("knm_reserved", "knm_reserved_reseller"))}
+                                      if m not in ("knm_reserved", "knm_reserved_reseller")),
+            "usable_creation_states": list(allowed_creation_states(
+                Accounts({auth_by: config.account(auth_by) or {}} if auth_by else {}),
+                auth_by))}

@@ -65,8 +65,9 @@ class Telnyx(HttpCarrier):
             for e in list(reply.get("inexplicit_result") or [])[:limit]:
                 code = str(e.get("area_code") or "")
                 if code:
-                    # KAZOO's "ugly hack": area codes padded as if numbers; kept for parity
-                    out[dial + code.ljust(9, "0")] = e
+                    # KAZOO's "ugly hack", kept for parity: dial code and area code
+                    # right-padded with 0 to 9 characters (+44 1631 -> +44163100)
+                    out[(dial + code).ljust(9, "0")] = e
         return out
 
     def acquire_number(self, pn: Any) -> Any:

@@ -54,6 +54,25 @@ def check_cmd(app: App, numbers: tuple[str, ...], carriers: tuple[str, ...],
     emit(out, as_json, "\n".join(f"{n}  {s}" for n, s in out.items()))
 
 
+@click.command("carriers-info")
+@click.option("--auth-by", default="system", show_default=True,
+              help="Account id asking (its creation states are listed), or 'system'.")
+@click.option("--account", "account_id", default=None, help="Account whose carriers apply.")
+@click.option("--reseller", "reseller_id", default=None, help="Its reseller's account id.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def carriers_info_cmd(app: App, auth_by: str, account_id: str | None,
+                      reseller_id: str | None, as_json: bool) -> None:
+    """What KAZOO's `carriers_info` answers: prefix length, carriers, creation states."""
+    from ..carriers import CarrierContext, load
+    from ..carriers.selection import available_carriers, carriers_info
+
+    ctx = CarrierContext(couch=app.couch, config=app.config)
+    used = [load(m, ctx) for m in available_carriers(app.config, account_id, reseller_id)]
+    info = carriers_info(app.config, used, auth_by)
+    emit(info, as_json, "\n".join(f"{k}: {v}" for k, v in info.items()))
+
+
 @click.command("simulate")
 @click.argument("carrier")
 @click.option("--port", default=0, help="Loopback port (default: any free one).")

@@ -167,7 +167,8 @@ def up(app: App, port: int, data_dir: Path, no_demo: bool, server_dir: Path | No
     logs.configure(log_level, log_format)
     server = EmbeddedServer(data_dir.resolve(), port=port, server_dir=server_dir).start()
     try:
-        up_app = App(Settings(couch_url=server.url, node=app.settings.node))
+        up_app = App(Settings(couch_url=server.url, node=app.settings.node,
+                              zone=app.settings.zone))
         up_app.init()
         click.echo(f"kzcarrier: embedded CouchDB-compatible server on {server.url} "
                    f"(data in {data_dir}); initialised; engine watching.")

@@ -21,15 +21,18 @@ from .common import KzGroup
               "(env KZCARRIER_COUCH_URL).")
 @click.option("--node", envvar="KZCARRIER_NODE", default=None,
               help="Node name whose system_config sections apply (env KZCARRIER_NODE).")
+@click.option("--zone", envvar="KZCARRIER_ZONE", default=None,
+              help="Zone whose system_config sections apply under the node's "
+              "(KAZOO's KAZOO_ZONE; env KZCARRIER_ZONE).")
 @click.pass_context
-def cli(ctx: click.Context, couch_url: str, node: str | None) -> None:
+def cli(ctx: click.Context, couch_url: str, node: str | None, zone: str | None) -> None:
     """kzcarrier: KAZOO's number manager, CouchDB-native."""
-    ctx.obj = App(Settings(couch_url=couch_url, node=node))
+    ctx.obj = App(Settings(couch_url=couch_url, node=node, zone=zone))
 
 
 for _command in (config.init, config.config, numbers.db, numbers.number, engine.watch,
                  engine.status, engine.request, engine.up, carriers.search_cmd,
-                 carriers.check_cmd, carriers.simulate, carriers.stock, sync.sync):
+                 carriers.check_cmd, carriers.carriers_info_cmd, carriers.simulate, carriers.stock, sync.sync):
     cli.add_command(_command)
 
 

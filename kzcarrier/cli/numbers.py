@@ -128,7 +128,10 @@ _number_op("move")
 _number_op("reserve")
 _number_op("release")
 _number_op("delete")
-_number_op("update", [click.option("--ported-in", is_flag=True)])
+_number_op("update", [click.option("--ported-in", is_flag=True),
+                      click.option("--merge", is_flag=True,
+                                   help="Merge --public-fields into the existing ones "
+                                        "(KAZOO's PATCH) instead of replacing them (POST).")])
 _number_op("assign_to_app", [click.option("--used-by", required=True, help="Application.")])
 _number_op("transition", [click.option("--state", required=True,
                                        type=click.Choice(["in_service", "reserved", "available",

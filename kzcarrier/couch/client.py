@@ -453,6 +453,15 @@ class Couch:
                 return Changes(rows, result.get("last_seq", since), result.get("pending"))
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
+    def last_revision(self, db: str, doc_id: str) -> dict[str, Any] | None:
+        """The document as last written, a deletion's tombstone included (whose body keeps
+        what the deleting write put in it); None if it never existed."""
+        result = self._call(f"last revision of {doc_id} in {db}", self.client.post_changes,
+                            self._db(db), filter="_doc_ids", doc_ids=[doc_id],
+                            include_docs=True)
+        rows = [r for r in result.get("results", []) if r.get("id") == doc_id]
+        return rows[-1].get("doc") if rows else None
+
     def _feed_conflicts(self, include_docs: bool) -> bool | None:
         """Ask feeds to name sibling revisions where the server can (see compat)."""
         return True if include_docs and self.profile.changes_conflicts else None

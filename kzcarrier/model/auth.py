@@ -13,6 +13,11 @@ from ..numbers import is_account_id
 
 SYSTEM = "system"
 
+
+def is_true(value: Any) -> bool:
+    """`kz_term:is_true`: only `true` and the string "true" count (never "false", 1, "yes")."""
+    return value is True or value == "true"
+
 ADMIN_CREATION_STATES = ("aging", "available", "in_service", "port_in", "reserved")
 ADDITIONS_CREATION_STATES = ("in_service", "reserved")
 
@@ -26,7 +31,7 @@ class Accounts:
 
     def is_admin(self, account_id: str | None) -> bool:
         """`"system"` or a super-duper admin account."""
-        return account_id == SYSTEM or bool(self.doc(account_id).get("pvt_superduper_admin"))
+        return account_id == SYSTEM or is_true(self.doc(account_id).get("pvt_superduper_admin"))
 
     def in_hierarchy(self, parent: str | None, child: str | None) -> bool:
         """hier(A, B): A is B or one of B's ancestors (`pvt_tree`)."""
@@ -35,7 +40,7 @@ class Accounts:
         return parent == child or parent in (self.doc(child).get("pvt_tree") or [])
 
     def allows_additions(self, account_id: str | None) -> bool:
-        return bool(self.doc(account_id).get("pvt_wnm_allow_additions"))
+        return is_true(self.doc(account_id).get("pvt_wnm_allow_additions"))
 
     def exists(self, account_id: str | None) -> bool:
         return bool(self.doc(account_id))
@@ -52,6 +57,19 @@ def is_authorized(accounts: Accounts, auth_by: str | None, assigned_to: str | No
     if not assigned_to:
         return bool(assign_to) and accounts.in_hierarchy(auth_by, assign_to)
     return accounts.in_hierarchy(auth_by, assigned_to)
+
+
+def may_assign(accounts: Accounts, auth_by: str | None, assign_to: str | None) -> bool:
+    """Whether `auth_by` may put a number into `assign_to`: an admin anywhere, any other
+    account only into itself or a descendant. KAZOO gets this from crossbar, which only
+    lets a caller act on accounts in its tree; a request document has no such gate, so
+    every operation that assigns checks it here."""
+    return accounts.is_admin(auth_by) or accounts.in_hierarchy(auth_by, assign_to)
+
+
+def ensure_can_assign(accounts: Accounts, auth_by: str | None, assign_to: str | None) -> None:
+    if assign_to and not may_assign(accounts, auth_by, assign_to):
+        raise Forbidden()
 
 
 def is_reserved_from_parent(accounts: Accounts, state: str | None, assigned_to: str | None,
@@ -103,7 +121,10 @@ def ensure_can_create(accounts: Accounts, auth_by: str | None, assign_to: str | 
     if not is_account_id(auth_by):
         raise Forbidden("cannot determined account is allowed to create number, "
                         "account id is undefined")
-    if (ported_in or target == "port_in" or accounts.allows_additions(auth_by)
+    if not (ported_in or target == "port_in" or accounts.allows_additions(auth_by)
             or accounts.is_admin(auth_by)):
-        return target
-    raise Forbidden(f"account '{auth_by}' is not allowed to create number")
+        raise Forbidden(f"account '{auth_by}' is not allowed to create number")
+    # KAZOO authorises the new number in `to_options_state` (in_service, reserved); port_in
+    # has no such step there, but a number never lands outside the creator's tree here.
+    ensure_can_assign(accounts, auth_by, assign_to)
+    return target

@@ -72,12 +72,15 @@ def schema_kind(category: str) -> str:
 
 
 class Config:
-    """Reads and writes number-manager configuration for one node (`node=None`: default)."""
+    """Reads and writes number-manager configuration for one node (`node=None`: default) in
+    one zone (`zone`, KAZOO's `kz_config:zone()`: its section sits between the two)."""
 
     def __init__(self, couch: Couch, node: str | None = None,
-                 carriers: tuple[str, ...] = KNOWN_CARRIERS, ttl: float = 2.0):
+                 carriers: tuple[str, ...] = KNOWN_CARRIERS, ttl: float = 2.0,
+                 zone: str | None = None):
         self.couch = couch
         self.node = node
+        self.zone = zone
         self.carriers = carriers
         # Reads are cached for `ttl` seconds: the engine asks for the same documents for
         # every request. A write through this object drops the cache at once.
@@ -120,7 +123,8 @@ class Config:
         return schemas.section_defaults(schema_kind(category))
 
     def section(self, category: str) -> dict[str, Any]:
-        """The effective section: built-in defaults < `default` < this node's section. A
+        """The effective section: built-in defaults < `default` < this zone's section <
+        this node's section (`kapps_config:get`: node, then zone, then default). A
         fresh dict each call; nested values are shared with the cache: do not modify them
         (`get` returns copies)."""
         hit = self._sections.get(category)
@@ -129,6 +133,8 @@ class Config:
             doc = self.document(category) or {}
             out = self.builtin(category)
             out.update(doc.get("default") or {})
+            if self.zone and isinstance(doc.get(self.zone), dict):
+                out.update(doc[self.zone])
             if self.node and isinstance(doc.get(self.node), dict):
                 out.update(doc[self.node])
             hit = self._sections[category] = (now, out)

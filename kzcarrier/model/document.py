@@ -283,6 +283,17 @@ class PhoneNumber:
                 continue
             self._set(key, copy_json(value))
 
+    def merge_public_fields(self, fields: dict[str, Any]) -> None:
+        """KAZOO's PATCH: `fields` deep-merged over the public part (objects merge, any
+        other value replaces; `null` removes the key)."""
+        merged = deep_merge(self.public_fields, fields)
+        self.set_public_fields(merged)
+
+    def shell(self) -> "PhoneNumber":
+        """Only what is not the number itself: `_id`, `_rev` and the engine's fields. A
+        new number built over a stored search result (`discovery`) adopts it."""
+        return PhoneNumber.from_json({k: v for k, v in self._doc.items() if k in SHELL_KEYS})
+
     def adopt(self, placeholder: "PhoneNumber") -> None:
         """Take over a placeholder document (only `_id`, `_rev` and a request): its
         revision and every field this new number does not set itself."""
@@ -313,3 +324,18 @@ class PhoneNumber:
                         and type(self._stored_empties[key]) is type(doc[key])):
                     doc.pop(key)
         return doc
+
+
+SHELL_KEYS = ("_id", "_rev", "pvt_request", "pvt_request_state", "pvt_transitions")
+
+
+def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = copy_json(base)
+    for key, value in top.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy_json(value)
+    return out

@@ -24,6 +24,7 @@ class Options:
     state: str | None = None
     used_by: str | None = None
     mdn_run: bool = False
+    merge: bool = False     # update: deep-merge public_fields (KAZOO's PATCH), not replace
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> "Options":

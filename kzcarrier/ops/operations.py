@@ -33,7 +33,14 @@ from ..errors import (
     Unspecified,
 )
 from ..model import states
-from ..model.auth import SYSTEM, Accounts, can_read, ensure_can_create, is_authorized
+from ..model.auth import (
+    SYSTEM,
+    Accounts,
+    can_read,
+    ensure_can_assign,
+    ensure_can_create,
+    is_authorized,
+)
 from ..model.config import NUMBER_MANAGER, Config
 from ..model.document import LOCAL_MODULES, PhoneNumber
 from ..numbers import NumberRules, is_account_id
@@ -109,14 +116,15 @@ class Ops:
         return out
 
     def run(self, operation: str, numbers: list[str], opts: Options, plan: PlanFn,
-            must_exist: bool = True, read_auth: bool = True) -> Result:
+            must_exist: bool = True, read_auth: bool = True, mdn_rule: bool = True) -> Result:
         result = Result(operation, opts.dry_run)
         nums = self.parse(numbers, result)
         pending = list(nums)
         for attempt in range(SAVE_ATTEMPTS if self.hooks.replan_on_conflict else 1):
             if not pending:
                 break
-            plans = self._plan_all(pending, opts, plan, result, must_exist, read_auth)
+            plans = self._plan_all(pending, opts, plan, result, must_exist, read_auth,
+                                   mdn_rule)
             pending = self._execute(plans, opts, result)
         for num in pending:
             result.outcomes[num] = Outcome(num, error=SaveConflict())
@@ -126,7 +134,7 @@ class Ops:
         return result
 
     def _plan_all(self, nums: list[str], opts: Options, plan: PlanFn, result: Result,
-                  must_exist: bool, read_auth: bool) -> dict[str, Plan]:
+                  must_exist: bool, read_auth: bool, mdn_rule: bool) -> dict[str, Plan]:
         preloaded = {n: self.hooks.preloaded.pop(n) for n in nums if n in self.hooks.preloaded}
         found = self.store.fetch_many([n for n in nums if n not in preloaded])
         found.update({n: PhoneNumber.from_json(d, self.store.available_module_name)
@@ -151,7 +159,7 @@ class Ops:
                 p.from_state = before
                 if placeholder is not None:
                     p.pn.adopt(placeholder)
-                if p.changed:
+                if p.changed and mdn_rule:
                     self._check_mdn_run(p.pn, opts)
                 plans[num] = p
             except KnmError as exc:
@@ -257,7 +265,11 @@ class Ops:
         return Plan(pn, acquire=out.acquire, changed=out.changed or pn.dirty)
 
     def _apply_public(self, pn: PhoneNumber, opts: Options) -> None:
-        if opts.public_fields is not None:
+        if opts.public_fields is None:
+            return
+        if opts.merge:
+            pn.merge_public_fields(opts.public_fields)
+        else:
             pn.set_public_fields(opts.public_fields)
 
     def _module(self, name: str) -> str:
@@ -286,6 +298,11 @@ class Ops:
         porting = set() if opts.ported_in else self._porting_numbers(numbers)
 
         def plan(num: str, pn: PhoneNumber | None) -> Plan:
+            shell = None
+            if pn is not None and pn.state == "discovery":
+                # a stored search result, not a number the platform holds: KAZOO (whose
+                # search results live in memory) creates the number afresh
+                shell, pn = pn.shell(), None
             if pn is not None:
                 if pn.state not in CREATABLE_EXISTING:
                     raise NumberExists(num)
@@ -310,6 +327,8 @@ class Ops:
                 new.assigned_to = opts.assign_to
             if target == "reserved":
                 new.push_reserve_history(opts.assign_to)
+            if shell is not None:
+                new.adopt(shell)
             return Plan(new, acquire=target == "reserved")
 
         return self.run("create", numbers, opts, plan, must_exist=False)
@@ -336,6 +355,7 @@ class Ops:
             assert pn is not None
             if not is_account_id(move_to):
                 raise AssignFailure("field_undefined")
+            ensure_can_assign(self._accounts, opts.auth_by, move_to)
             self._apply_public(pn, opts)
             return self._transition(pn, "in_service", opts, move_to)
 
@@ -346,6 +366,7 @@ class Ops:
             assert pn is not None
             if not is_account_id(opts.assign_to):
                 raise AssignFailure("field_undefined")
+            ensure_can_assign(self._accounts, opts.auth_by, opts.assign_to)
             self._apply_public(pn, opts)
             return self._transition(pn, "reserved", opts, opts.assign_to)
 
@@ -357,18 +378,18 @@ class Ops:
 
         def plan(num: str, pn: PhoneNumber | None) -> Plan:
             assert pn is not None
+            ensure_can_assign(self._accounts, opts.auth_by, opts.assign_to)
             self._apply_public(pn, opts)
             return self._transition(pn, target, opts, opts.assign_to)
 
         return self.run("transition", numbers, opts, plan)
 
     def update(self, numbers: list[str], opts: Options) -> Result:
-        """Replace public fields (and `ported_in` when given true); no state change."""
+        """Replace public fields (and `ported_in` when given true); no state change. Who may
+        is the read rule (`can_read`, run for every operation): the owner's tree, an admin,
+        a descendant of the account that reserved it, anyone for an available number."""
         def plan(num: str, pn: PhoneNumber | None) -> Plan:
             assert pn is not None
-            if not is_authorized(self._accounts, opts.auth_by, pn.assigned_to, None) \
-                    and pn.state != "available":
-                raise Forbidden()
             self._apply_public(pn, opts)
             if opts.ported_in:
                 pn.ported_in = True
@@ -407,7 +428,11 @@ class Ops:
             pn.assigned_to = None
             pn.reserve_history = []
             pn.state = released_state
-            if permanently or local:
+            carrier = self.carrier(pn.module_name) if pn.module_name else None
+            upstream = carrier is not None and not carrier.keeps_number_on_release()
+            if permanently or local or upstream:
+                # released at an external carrier: no longer ours, so nothing is left that
+                # a later move could put back in service without buying it again
                 return Plan(pn, disconnect=True, delete=True)
             if should_age and pn.state == "available":
                 pn.state = "aging"
@@ -427,7 +452,8 @@ class Ops:
             assert pn is not None
             return Plan(pn, delete=True)
 
-        return self.run("delete", numbers, opts, plan)
+        # KAZOO's hard delete never sets `mdn_run`, and its MDN rule is a save rule
+        return self.run("delete", numbers, opts, plan, mdn_rule=False)
 
     def perform(self, operation: str, numbers: list[str], opts: Options) -> Result:
         """Dispatch by the document protocol's operation name."""

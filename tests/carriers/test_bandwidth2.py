@@ -2,7 +2,7 @@
 the gaps kzcarrier closes (toll-free patterns, bounded polling, partial/failed orders,
 order lookup, release)."""
 import pytest
-from engine_helpers import buy_then_release, configure_bandwidth2
+from engine_helpers import assert_released_for_good, buy_then_release, configure_bandwidth2
 
 from kzcarrier import carriers
 from kzcarrier.carriers import CarrierContext
@@ -47,12 +47,15 @@ def test_kazoo_search_tests_hold(bw, sim):
 def test_acquire_polls_until_complete_with_the_request_id(bw, sim):
     sim.complete_after = 3
     got = bw.acquire_number(pn("+19734096113", "req-7"))
-    assert got.carrier_data["customer_order_id"] == "req-7"
+    # KAZOO's shape: order_id is the CustomerOrderId (here the request id)
+    assert got.carrier_data["order_id"] == "req-7"
     assert got.carrier_data["number"] == "+19734096113"
+    assert got.carrier_data["order_name"].startswith("Kazoo-")
     assert sim.record.orders[0]["customer_order_id"] == "req-7"
     assert [p for m, p in sim.record.requests if m == "GET" and "/orders/" in p][-1]
-    assert bw.lookup_order(pn("+19734096113"), "req-7", "acquire")["order_id"] == \
-        got.carrier_data["order_id"]
+    found = bw.lookup_order(pn("+19734096113"), "req-7", "acquire")
+    assert found["bandwidth_order_id"] == got.carrier_data["bandwidth_order_id"]
+    assert found["order_id"] == "req-7"
     assert bw.lookup_order(pn("+19734096113"), "req-8", "acquire") is None
     with pytest.raises(ByCarrier, match="unavailable"):
         bw.acquire_number(pn("+19734096113", "req-9"))
@@ -91,7 +94,7 @@ def test_faults(bw, sim):
 def test_search_buy_release_through_the_engine(app, bw, sim):
     num, rid, doc, released = buy_then_release(app, "bandwidth2", "973")
     assert doc["pvt_state"] == "in_service"
-    assert doc["pvt_carrier_data"]["customer_order_id"] == rid
+    assert doc["pvt_carrier_data"]["order_id"] == rid
     assert doc["pvt_carrier_data"]["rate_center"]["state"] == "NJ"
     assert sim.record.releases == [{"number": num}]
-    assert released["pvt_state"] == "available"
+    assert_released_for_good(app, num, released, sim.record.orders)

@@ -1,7 +1,7 @@
 """knm_other, knm_vitelity and knm_simwood against their simulators over loopback HTTP:
 KAZOO's carrier tests where the catalogue has them, release, order lookup, faults."""
 import pytest
-from engine_helpers import CHILD, buy_then_release, request, run_once
+from engine_helpers import CHILD, assert_released_for_good, buy_then_release, request, run_once
 
 from kzcarrier import carriers
 from kzcarrier.carriers import CarrierContext
@@ -159,9 +159,10 @@ def test_voip_innovations_kazoo_tests_hold(voip):
 def test_buy_and_release_through_the_engine(app, name, other, vitelity, simwood, voip):
     sims = {"other": other[0], "vitelity": vitelity[0], "simwood": simwood[0],
             "voip_innovations": voip[0]}
-    num, _, doc, _ = buy_then_release(app, name, "415")
+    num, _, doc, released = buy_then_release(app, name, "415")
     assert doc["pvt_state"] == "in_service" and doc["pvt_module_name"] == f"knm_{name}"
     assert sims[name].record.releases == [{"number": num}]
+    assert_released_for_good(app, num, released, sims[name].record.orders)
 
 
 @pytest.fixture

@@ -116,7 +116,24 @@ def test_number_operations(run, app, fixtures_dir):
     assert r.exit_code == 1 and "403 forbidden" in r.output
     r = run("number", "update", "+15551239876", "--public-fields", '{"label": "x"}')
     assert r.exit_code == 0 and app.couch.get("numbers/+1555", "+15551239876")["label"] == "x"
+    r = run("number", "update", "+15551239876", "--merge", "--public-fields", '{"desk": 2}')
+    stored = app.couch.get("numbers/+1555", "+15551239876")
+    assert r.exit_code == 0 and (stored["label"], stored["desk"]) == ("x", 2)
     one_line_error(run("number", "update", "+15551239876", "--public-fields", "[1]"), 1,
                    "JSON object")
     one_line_error(run("number", "create", "+15559871236", "--assign-to", reseller,
                        "--module-name", "nope"), 1, "unknown carrier", "knm_local")
+
+
+def test_carriers_info_lists_creation_states_by_who_asks(run, fixtures_dir):
+    run("db", "load", str(fixtures_dir / "dbs"))
+    data = json.loads(run("carriers-info", "--json").output)
+    assert data["usable_creation_states"] == ["aging", "available", "in_service", "port_in",
+                                              "reserved"]
+    assert "local" in data["usable_carriers"] and data["maximal_prefix_length"] <= 15
+    reseller = json.loads(run("carriers-info", "--auth-by", "account0000000000000000000000002",
+                              "--json").output)
+    assert reseller["usable_creation_states"] == ["in_service", "reserved"]
+    child = json.loads(run("carriers-info", "--auth-by", "account0000000000000000000000003",
+                           "--json").output)
+    assert child["usable_creation_states"] == []

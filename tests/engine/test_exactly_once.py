@@ -290,7 +290,7 @@ def test_R5_a_bandwidth_order_still_in_progress_is_waited_for_not_placed_again(l
         assert len(sim.record.orders) == 1 and num in sim.sold
         doc = c.get(db_of(num), num)
         assert doc["pvt_state"] == "in_service"
-        assert list(sim.orders) == [doc["pvt_carrier_data"]["order_id"]]
+        assert list(sim.orders) == [doc["pvt_carrier_data"]["bandwidth_order_id"]]
     finally:
         sim.stop()
 

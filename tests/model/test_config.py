@@ -27,6 +27,21 @@ def test_node_section_then_default_then_builtin(app):
     assert Config(app.couch, node="kzc@node1").get("number_manager", "should_age") is False
 
 
+def test_zone_section_sits_between_node_and_default(app):
+    """`kapps_config:get`: node, then zone, then default."""
+    app.config.set("number_manager", "released_state", "aging")
+    app.config.set("number_manager", "released_state", "released", node="zone-east")
+    app.config.set("number_manager", "should_age", True, node="zone-east")
+    app.config.set("number_manager", "should_age", False, node="kzc@node1")
+    east = Config(app.couch, zone="zone-east")
+    assert east.get("number_manager", "released_state") == "released"
+    both = Config(app.couch, node="kzc@node1", zone="zone-east")
+    assert both.get("number_manager", "released_state") == "released"   # from the zone
+    assert both.get("number_manager", "should_age") is False            # the node wins
+    assert Config(app.couch, zone="zone-west").get("number_manager", "released_state") \
+        == "aging"
+
+
 def test_set_keeps_other_keys_and_fields_of_the_document(app):
     app.couch.ensure_db("system_config")
     app.couch.put("system_config", {"_id": "number_manager", "default": {"x_custom": 1},

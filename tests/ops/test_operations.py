@@ -179,9 +179,12 @@ def vitelity(loaded):
 
 def test_release_resets_features_and_public_fields(ops, loaded, vitelity):
     r = ops.release(["+18122154006"], Options())   # vitelity, cnam + prepend
-    stored = doc(loaded, "+18122154006")
-    assert r.successes and stored["pvt_state"] == "available"
+    assert r.successes["+18122154006"].to_state == "deleted"
     assert vitelity.record.releases == [{"number": "+18122154006"}]
+    # given back to Vitelity: no longer ours, so deleted; the tombstone keeps no features
+    assert doc(loaded, "+18122154006") is None
+    stored = loaded.couch.last_revision("numbers/+1812", "+18122154006")
+    assert stored["_deleted"]
     assert "pvt_features" not in stored and "cnam" not in stored and "prepend" not in stored
 
 
@@ -288,7 +291,7 @@ def test_dry_run_of_every_operation_changes_nothing_and_calls_no_carrier(ops, lo
     move = results[1].successes["+15551230001"]
     assert (move.to_state, move.carrier_action) == ("in_service", "acquire")
     release = results[3].successes[acme_in_service]
-    assert release.carrier_action == "disconnect" and release.to_state == "available"
+    assert release.carrier_action == "disconnect" and release.to_state == "deleted"
     assert results[3].successes[IN_SERVICE].deleted
 
 
