@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "kzcarrier"
 
 # Lowest first. A module may import from its own layer or any layer below it.
 LAYERS = [
-    {"errors", "numbers", "json_copy", "logs", "metrics"},
+    {"errors", "numbers", "json_copy", "logs", "metrics", "plugins"},
     {"couch"},
     {"model"},
     {"carriers", "providers"},

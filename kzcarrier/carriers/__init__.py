@@ -19,13 +19,12 @@ Failures are raised as KAZOO errors (`errors.ByCarrier` for the carrier's own fa
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Callable
 
 import httpx
 
+from .. import plugins
 from ..errors import ByCarrier, KzError
 
 if TYPE_CHECKING:
@@ -164,19 +163,9 @@ class DbCarrier(Carrier):
         return None  # repeating a DB-only action is harmless: just do it again
 
 
-_found: tuple[tuple[str, ...], dict[str, Any]] | None = None
-
-
 def _discover(refresh: bool = False) -> dict[str, Any]:
-    """The installed carriers by module name. Reading every distribution's entry points
-    costs milliseconds, and the engine looks a carrier up for every request: the answer is
-    kept while `sys.path` stays the same (a name not found looks again, for a package
-    installed since)."""
-    global _found
-    key = tuple(sys.path)
-    if refresh or _found is None or _found[0] != key:
-        _found = (key, {ep.name: ep for ep in entry_points(group=GROUP)})
-    return _found[1]
+    """The installed carriers by module name."""
+    return plugins.discover(GROUP, refresh)
 
 
 def available() -> list[str]:

@@ -17,6 +17,9 @@ differs in ways a client cannot paper over with "safe" requests alone:
   on pouch the siblings are found where the engine reads a document itself. The same
   exception can come from a plain feed read racing sibling writes; `server/guard.js`
   (preloaded by `couch/embedded.py`) keeps the server alive, and that answer is lost;
+* `?conflicts=true` can list a sibling revision that `?rev=` then answers 404 for (the
+  loser of a `new_edits=false` write): `readable_conflicts` lets the merge delete it,
+  since there is nothing to read; on CouchDB an unreadable sibling is never deleted;
 * its `_bulk_docs` answers in its own order (conflicts may come first), where CouchDB
   answers in the order of the request: `bulk_results` puts them back by `_id` (the group
   commit never sends one `_id` twice in a request, so the match is exact).
@@ -40,6 +43,7 @@ class ServerProfile:
     db_updates: bool            # `_db_updates` may exist (still needs _global_changes)
     replicator_db: bool         # `_replicator` documents drive replication
     changes_conflicts: bool     # `_changes?conflicts=true&include_docs=true` is safe
+    readable_conflicts: bool    # every revision `_conflicts` lists can be read by `?rev=`
 
     def physical(self, name: str) -> str:
         """The name the server stores for KAZOO database `name`."""
@@ -86,10 +90,10 @@ class ServerProfile:
 
 COUCHDB = dict(slash_in_db_names=True, longpoll_timeout=True, reports_pending=True,
                selector_filter=True, db_updates=True, replicator_db=True,
-               changes_conflicts=True)
+               changes_conflicts=True, readable_conflicts=True)
 POUCHDB = dict(slash_in_db_names=False, longpoll_timeout=False, reports_pending=False,
                selector_filter=False, db_updates=False, replicator_db=False,
-               changes_conflicts=False)
+               changes_conflicts=False, readable_conflicts=False)
 
 
 def detect(info: dict[str, Any]) -> ServerProfile:

@@ -49,12 +49,15 @@ def resolve(couch: "Couch", db: str, doc_id: str, merge: Merge) -> dict[str, Any
         if doc is None or not doc.get("_conflicts"):
             return doc
         revs = doc.pop("_conflicts")
-        losers = [d for d in (couch.get(db, doc_id, rev=r, missing_ok=True) for r in revs)
-                  if d is not None]
+        read = {r: couch.get(db, doc_id, rev=r, missing_ok=True) for r in revs}
+        losers = [d for d in read.values() if d is not None]
         merged = merge(copy_json(doc), losers)
         merged["_id"], merged["_rev"] = doc_id, doc["_rev"]
-        batch = [merged] + [{"_id": doc_id, "_rev": d["_rev"], "_deleted": True}
-                            for d in losers]
+        # CouchDB can read every listed sibling; pouchdb-server sometimes lists one it has
+        # no body for, which can only be removed (compat: readable_conflicts)
+        gone = [r for r, d in read.items()
+                if d is not None or not couch.profile.readable_conflicts]
+        batch = [merged] + [{"_id": doc_id, "_rev": r, "_deleted": True} for r in gone]
         couch._call(f"resolve {doc_id} in {db}", couch.client.post_bulk_docs, couch._db(db),
                     {"docs": batch})   # then read again: merged, and no sibling left
     raise DocConflict(f"resolve {doc_id} in {db}: still conflicting", 409)

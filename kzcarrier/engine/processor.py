@@ -57,6 +57,7 @@ log = logging.getLogger("kzcarrier.engine")
 
 OPERATIONS = ("create", "move", "reserve", "release", "delete", "assign_to_app", "update",
               "transition")
+PROVISION = "provision"   # the journal's action for a request whose only calls are providers'
 
 
 def validate(db: str, doc: dict[str, Any], rules: NumberRules) -> dict[str, Any]:
@@ -165,7 +166,7 @@ class Processor:
             return self._count(op, self._finish_dry_run(db, doc, state, planned,
                                                         plan.charges or [], at),
                                planned.module_name)
-        if planned.carrier_action:
+        if planned.carrier_action or planned.provider_calls:
             return self._carrier_path(db, doc, op, opts, previous, planned, policy, at)
         if previous.get("attempts", 0) >= policy.max_attempts:
             return self._count(op, self._give_up(db, doc, state, previous, at),
@@ -202,7 +203,7 @@ class Processor:
                       at: float) -> str:
         num, rid = doc["_id"], protocol.request_id(doc) or ""
         try:
-            lease = self.journal.acquire(db, num, rid, planned.carrier_action or "",
+            lease = self.journal.acquire(db, num, rid, planned.carrier_action or PROVISION,
                                          planned.module_name or "", policy.claim_ttl_s,
                                          request=protocol.request_of(doc))
         except Busy:
@@ -236,7 +237,10 @@ class Processor:
         hooks = Hooks(gate=self.gate, order_reference=claimed["id"], preloaded={num: doc},
                       observe=self.metrics.carrier_call if self.metrics else None,
                       before_call=lambda n, a: lease.fence(),
-                      after_call=lambda n, a, data: lease.called(data))
+                      after_call=lambda n, a, data: lease.called(data),
+                      # a provider's call proves the lease is still held without marking
+                      # it `calling`: a purchase already `called` must stay so
+                      before_provider=lambda n, p: lease.renew())
         # a save conflict re-reads and re-plans inside the operation (the carrier's answer
         # is kept), but the outcome is written only while this claim is in the document
         hooks.finish = lambda pn, outcome: self.finish(pn, outcome, claimed, claimed)
@@ -274,6 +278,8 @@ class Processor:
                 policy: RetryPolicy, lease: Lease) -> dict[str, Any] | None | str:
         """After an interruption: did the carrier do it? Its order data, None if certainly
         not, or the request's outcome when the carrier cannot say (yet)."""
+        if lease.doc.get("action") == PROVISION:
+            return None      # providers ask their API what the number has before any call
         pn = PhoneNumber.from_json(doc)
         module = lease.doc.get("carrier") or pn.module_name or ""
         carrier = Ops(self.couch, self.config).carrier(module)

@@ -289,6 +289,40 @@ class PhoneNumber:
         merged = deep_merge(self.public_fields, fields)
         self.set_public_fields(merged)
 
+    def feature(self, name: str) -> Any:
+        return copy_json((self._doc.get("pvt_features") or {}).get(name))
+
+    def set_feature(self, name: str, value: Any) -> None:
+        """Set (or, with None, remove) one private feature."""
+        feats = self.features
+        if value is None:
+            if name not in feats:
+                return
+            feats.pop(name)
+        else:
+            feats[name] = copy_json(value)
+        self.features = feats
+
+    def public(self, key: str) -> Any:
+        return None if key.startswith(("_", "pvt_")) else copy_json(self._doc.get(key))
+
+    def set_public(self, key: str, value: Any) -> None:
+        if key.startswith(("_", "pvt_")):
+            raise ValueError(f"{key} is not a public field")
+        if value is None:
+            if key in self._doc:
+                self._doc.pop(key)
+                self.dirty = True
+        else:
+            self._set(key, copy_json(value))
+
+    def snapshot(self) -> dict[str, Any]:
+        return copy_json(self._doc)
+
+    def restore(self, snapshot: dict[str, Any], dirty: bool) -> None:
+        self._doc = copy_json(snapshot)
+        self.dirty = dirty
+
     def shell(self) -> "PhoneNumber":
         """Only what is not the number itself: `_id`, `_rev` and the engine's fields. A
         new number built over a stored search result (`discovery`) adopts it."""

@@ -47,6 +47,8 @@ class Outcome:
     changed: bool = True
     number_doc: PhoneNumber | None = field(default=None, repr=False, compare=False)
     copies_error: KzError | None = None   # written, but an account copy is not in step yet
+    provider_calls: list[str] = field(default_factory=list)   # feature providers' API calls
+    features_error: KzError | None = None  # bought and written; a feature was not set up
 
     @property
     def doc(self) -> dict[str, Any] | None:
@@ -64,6 +66,9 @@ class Outcome:
                 "assigned_to": self.assigned_to, "module_name": self.module_name,
                 "carrier_action": self.carrier_action, "deleted": self.deleted,
                 "changed": self.changed,
+                **({"provider_calls": self.provider_calls} if self.provider_calls else {}),
+                **({"features_error": self.features_error.to_json()}
+                   if self.features_error is not None else {}),
                 **({"account_copies": {"pending": str(self.copies_error)}}
                    if self.copies_error is not None else {})}
 
@@ -103,6 +108,8 @@ class Plan:
     delete: bool = False
     changed: bool = True
     from_state: str | None = None
+    providers: str | None = None          # "save" | "delete": the feature providers' run
+    provider_calls: list[str] = field(default_factory=list)   # those that call an API
 
 
 PlanFn = Callable[[str, "PhoneNumber | None"], Plan]
@@ -132,6 +139,8 @@ class Hooks:
         fences its lease there; raising stops the call).
     after_call(number, action, carrier_data): right after a carrier call succeeded, before
         anything is written (the engine journals the carrier's answer there).
+    before_provider(number, provider): right before a feature provider calls its API (the
+        engine proves it still holds its lease there; raising stops the call).
     """
 
     finish: Callable[[PhoneNumber, "Outcome"], None] | None = None
@@ -145,6 +154,7 @@ class Hooks:
     observe: Callable[[str, str, float, str | None], None] | None = None
     before_call: Callable[[str, str], None] | None = None
     after_call: Callable[[str, str, dict[str, Any]], None] | None = None
+    before_provider: Callable[[str, str], None] | None = None
 
 
 # Fields of a number document that survive its hard delete, on the tombstone.

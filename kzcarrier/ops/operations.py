@@ -44,6 +44,8 @@ from ..model.auth import (
 from ..model.config import NUMBER_MANAGER, Config
 from ..model.document import LOCAL_MODULES, PhoneNumber
 from ..numbers import NumberRules, is_account_id
+from ..providers import ProviderRun
+from ..providers.runner import Features
 from . import charges
 from .model import (
     TOMBSTONE_KEYS,
@@ -75,6 +77,7 @@ class Ops:
                                  config.get(NUMBER_MANAGER, "available_module_name"))
         self.carrier_ctx = carrier_ctx or CarrierContext(couch=couch, config=config)
         self.hooks = hooks or Hooks()
+        self.features = Features(config, self.carrier_ctx)
         self._carriers: dict[str, Carrier | None] = {}
         # carrier actions performed during this run: a save conflict re-plans the number,
         # and the re-plan must not buy it again
@@ -116,7 +119,8 @@ class Ops:
         return out
 
     def run(self, operation: str, numbers: list[str], opts: Options, plan: PlanFn,
-            must_exist: bool = True, read_auth: bool = True, mdn_rule: bool = True) -> Result:
+            must_exist: bool = True, read_auth: bool = True, mdn_rule: bool = True,
+            providers: str | None = None) -> Result:
         result = Result(operation, opts.dry_run)
         nums = self.parse(numbers, result)
         pending = list(nums)
@@ -124,7 +128,7 @@ class Ops:
             if not pending:
                 break
             plans = self._plan_all(pending, opts, plan, result, must_exist, read_auth,
-                                   mdn_rule)
+                                   mdn_rule, providers)
             pending = self._execute(plans, opts, result)
         for num in pending:
             result.outcomes[num] = Outcome(num, error=SaveConflict())
@@ -134,7 +138,8 @@ class Ops:
         return result
 
     def _plan_all(self, nums: list[str], opts: Options, plan: PlanFn, result: Result,
-                  must_exist: bool, read_auth: bool, mdn_rule: bool) -> dict[str, Plan]:
+                  must_exist: bool, read_auth: bool, mdn_rule: bool,
+                  providers: str | None) -> dict[str, Plan]:
         preloaded = {n: self.hooks.preloaded.pop(n) for n in nums if n in self.hooks.preloaded}
         found = self.store.fetch_many([n for n in nums if n not in preloaded])
         found.update({n: PhoneNumber.from_json(d, self.store.available_module_name)
@@ -161,10 +166,40 @@ class Ops:
                     p.pn.adopt(placeholder)
                 if p.changed and mdn_rule:
                     self._check_mdn_run(p.pn, opts)
+                if providers and not (p.delete and providers == "save"):
+                    p.providers = providers
+                    if providers == "save":
+                        p.provider_calls = self.features.check(p.pn, self._run_of(p.pn, opts))
+                        p.changed = p.changed or p.pn.dirty
                 plans[num] = p
             except KnmError as exc:
                 result.outcomes[num] = Outcome(num, error=exc)
         return plans
+
+    def _run_of(self, pn: PhoneNumber, opts: Options) -> ProviderRun:
+        return ProviderRun(auth_by=opts.auth_by, is_admin=self._accounts.is_admin(opts.auth_by),
+                           dry_run=opts.dry_run,
+                           account_name=self._accounts.doc(pn.assigned_to).get("name"),
+                           fence=self.hooks.before_provider)
+
+    def _providers(self, p: Plan, opts: Options, action: str | None, outcome: Outcome) -> None:
+        """Run the feature providers (a failure raises: nothing written). After a
+        carrier action a provider's failure does not undo the purchase: the number is
+        written without that provider's changes and the outcome says what failed."""
+        if p.provider_calls and not opts.dry_run and not self.hooks.carrier_calls:
+            raise CarrierCallDeferred(p.pn.number)
+        before, dirty = p.pn.snapshot(), p.pn.dirty
+        try:
+            if p.providers == "delete":
+                self.features.delete(p.pn, self._run_of(p.pn, opts))
+            else:
+                self.features.save(p.pn, self._run_of(p.pn, opts))
+        except KnmError as exc:
+            if action is None or p.providers == "delete":
+                raise
+            p.pn.restore(before, dirty)
+            outcome.features_error = exc
+        outcome.provider_calls = list(p.provider_calls)
 
     def _check_mdn_run(self, pn: PhoneNumber, opts: Options) -> None:
         """`is_mdn_for_mdn_run`: MDN numbers are saved by MDN runs only (unless system)."""
@@ -179,6 +214,9 @@ class Ops:
         for num, p in plans.items():
             try:
                 action = self._carrier_call(p, opts)
+                features = Outcome(num)
+                if p.providers:
+                    self._providers(p, opts, action, features)
             except KnmError as exc:
                 result.outcomes[num] = Outcome(num, error=exc)
                 continue
@@ -186,11 +224,13 @@ class Ops:
                               to_state="deleted" if p.delete else p.pn.state,
                               assigned_to=None if p.delete else p.pn.assigned_to,
                               module_name=p.pn.module_name, carrier_action=action,
-                              deleted=p.delete, changed=p.changed, number_doc=p.pn)
+                              deleted=p.delete, changed=p.changed or p.pn.dirty,
+                              number_doc=p.pn, provider_calls=features.provider_calls,
+                              features_error=features.features_error)
             result.outcomes[num] = outcome
             if finish is not None:
                 finish(p.pn, outcome)
-            elif opts.dry_run or not p.changed:
+            elif opts.dry_run or not outcome.changed:
                 continue
             if p.delete:
                 try:
@@ -331,7 +371,7 @@ class Ops:
                 new.adopt(shell)
             return Plan(new, acquire=target == "reserved")
 
-        return self.run("create", numbers, opts, plan, must_exist=False)
+        return self.run("create", numbers, opts, plan, must_exist=False, providers="save")
 
     def _porting_numbers(self, numbers: list[str]) -> set[str]:
         """Numbers in an active port request (`port_requests/port_in_numbers`)."""
@@ -359,7 +399,7 @@ class Ops:
             self._apply_public(pn, opts)
             return self._transition(pn, "in_service", opts, move_to)
 
-        return self.run("move", numbers, opts, plan)
+        return self.run("move", numbers, opts, plan, providers="save")
 
     def reserve(self, numbers: list[str], opts: Options) -> Result:
         def plan(num: str, pn: PhoneNumber | None) -> Plan:
@@ -370,7 +410,7 @@ class Ops:
             self._apply_public(pn, opts)
             return self._transition(pn, "reserved", opts, opts.assign_to)
 
-        return self.run("reserve", numbers, opts, plan)
+        return self.run("reserve", numbers, opts, plan, providers="save")
 
     def transition(self, numbers: list[str], opts: Options) -> Result:
         """Move to `opts.state` by the table (`knm_ops` with the state option)."""
@@ -395,7 +435,7 @@ class Ops:
                 pn.ported_in = True
             return Plan(pn, changed=pn.dirty)
 
-        return self.run("update", numbers, opts, plan)
+        return self.run("update", numbers, opts, plan, providers="save")
 
     def assign_to_app(self, numbers: list[str], app: str | None, opts: Options) -> Result:
         def plan(num: str, pn: PhoneNumber | None) -> Plan:
@@ -453,7 +493,7 @@ class Ops:
             return Plan(pn, delete=True)
 
         # KAZOO's hard delete never sets `mdn_run`, and its MDN rule is a save rule
-        return self.run("delete", numbers, opts, plan, mdn_rule=False)
+        return self.run("delete", numbers, opts, plan, mdn_rule=False, providers="delete")
 
     def perform(self, operation: str, numbers: list[str], opts: Options) -> Result:
         """Dispatch by the document protocol's operation name."""

@@ -67,6 +67,8 @@ class Record:
     refused: list[dict[str, Any]] = field(default_factory=list)   # orders for numbers sold
     releases: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    # feature provisioning that changed something (E911 registrations and removals, CNAM)
+    features: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Simulator:

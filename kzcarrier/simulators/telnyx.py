@@ -1,6 +1,8 @@
 """A Telnyx "origination" (v1) API simulator: the requests KAZOO's knm_telnyx makes, with
 answers shaped like the fixture responses (telnyx_npa_search.json, telnyx_order.json...),
-plus what kzcarrier adds: order lookup by `customer_reference` and number release."""
+plus what kzcarrier adds: order lookup by `customer_reference` and number release, and the
+E911 (`e911_addresses`, `numbers/{did}/e911_settings`) and CNAM (`numbers/{did}`) calls of
+knm_telnyx_e911 / knm_telnyx_cnam, each readable back so a client can ask first."""
 from __future__ import annotations
 
 from typing import Any
@@ -22,6 +24,8 @@ class TelnyxSimulator(Simulator):
         super().__init__(seed)
         self.user, self.token = user, token
         self._ids = 411389090580137691
+        self.addresses: dict[str, dict[str, Any]] = {}     # E911 addresses by id
+        self.numbers: dict[str, dict[str, Any]] = {}       # per number: E911, CNAM settings
 
     def _next_id(self) -> str:
         self._ids += 1
@@ -41,9 +45,73 @@ class TelnyxSimulator(Simulator):
             with self.lock:
                 found = [o for o in self.record.orders if o.get("customer_reference") == ref]
             return 200, {"data": found}, {}
+        if path.startswith("/e911_addresses"):
+            return self._address(req.method, path[len("/e911_addresses"):].strip("/"),
+                                 req.body or {})
+        if path.startswith("/numbers/") and path.endswith("/e911_settings"):
+            return self._e911(req.method, unquote(path[len("/numbers/"):-len("/e911_settings")]),
+                              req.body or {})
         if req.method == "DELETE" and path.startswith("/numbers/"):
             return self._release(unquote(path[len("/numbers/"):]))
+        if req.method in ("GET", "PUT") and path.startswith("/numbers/"):
+            return self._cnam(req.method, unquote(path[len("/numbers/"):]), req.body or {})
         return 404, {"message": "not_found"}, {}
+
+    # --- E911 and CNAM (knm_telnyx_e911, knm_telnyx_cnam) --------------------------------
+
+    def _address(self, method: str, address_id: str, body: dict[str, Any],
+                 ) -> tuple[int, Any, dict[str, str]]:
+        with self.lock:
+            if method == "POST" and not address_id:
+                missing = [k for k in ("line_1", "city", "state", "postal_code")
+                           if not body.get(k)]
+                postal = str(body.get("postal_code") or "")
+                if missing or not (postal.isdigit() and len(postal) == 5):
+                    reasons = [f"{k} is required" for k in missing] or ["invalid postal_code"]
+                    return 200, {"success": False, "status": "failed",
+                                 "message": "address not valid", "reasons": reasons}, {}
+                new_id = self._next_id()
+                self.addresses[new_id] = {**body, "id": new_id}
+                return 200, {"success": True, "status": "success", "id": new_id}, {}
+            if address_id not in self.addresses:
+                return 404, {"message": "not_found"}, {}
+            if method == "GET":
+                return 200, dict(self.addresses[address_id]), {}
+            if method == "DELETE":
+                self.addresses.pop(address_id)
+                return 200, {"success": True}, {}
+        return 404, {"message": "not_found"}, {}
+
+    def _e911(self, method: str, e164: str, body: dict[str, Any],
+              ) -> tuple[int, Any, dict[str, str]]:
+        with self.lock:
+            if e164 not in self.sold:
+                return 404, {"message": f"number {e164} is not on this account"}, {}
+            settings = self.numbers.setdefault(e164, {})
+            if method == "PUT":
+                enabled = body.get("e911_enabled") is True
+                address_id = body.get("e911_address_id")
+                if enabled and address_id not in self.addresses:
+                    return 200, {"success": False, "message": "unknown address"}, {}
+                settings.update(e911_enabled=enabled, e911_address_id=address_id)
+                self.record.features.append({"number": e164, "e911": enabled,
+                                             "address_id": address_id})
+            return 200, {"success": True,
+                         "e911_enabled": settings.get("e911_enabled", False),
+                         "e911_address_id": settings.get("e911_address_id")}, {}
+
+    def _cnam(self, method: str, e164: str, body: dict[str, Any],
+              ) -> tuple[int, Any, dict[str, str]]:
+        with self.lock:
+            if e164 not in self.sold:
+                return 404, {"message": f"number {e164} is not on this account"}, {}
+            settings = self.numbers.setdefault(e164, {})
+            if method == "PUT":
+                for key in ("cnam_listing_details", "enable_caller_id_name"):
+                    if key in body:
+                        settings[key] = body[key]
+                self.record.features.append({"number": e164, "cnam": dict(body)})
+            return 200, {"number_e164": e164, **settings}, {}
 
     def _entry(self, e164: str, cost: str) -> dict[str, Any]:
         return {"best_effort": False, "currency": None, "monthly_recurring_cost": cost,

@@ -1,7 +1,8 @@
 """A Vitelity `api.php` simulator: every call a POST with its parameters in the query
 string, XML answers shaped like the vitelity_*.xml fixtures; commands listnpa, listnpanxx,
 listtollfree, getlocaldid, gettollfree, removedid, and listdids (what kzcarrier's order
-lookup asks)."""
+lookup asks), and the E911 (e911checkaddress, e911send, e911delete, e911getinfo) and CNAM
+(lidb, cnamenable, cnamdisable) commands."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -13,6 +14,8 @@ TOLLFREE = ("800", "888", "877", "866", "855", "844", "833")
 # The DIDs of the vitelity_*.xml fixtures come first, as the real answers had them.
 SEEDED_TOLLFREE = ["8887771111", "8005551212"]
 SEEDED_LOCAL = ["9875551234", "9875559876"]
+FEATURE_COMMANDS = ("e911checkaddress", "e911send", "e911delete", "e911getinfo", "lidb",
+                    "cnamenable", "cnamdisable")
 
 
 class VitelitySimulator(Simulator):
@@ -21,6 +24,7 @@ class VitelitySimulator(Simulator):
     def __init__(self, seed: int = 1, login: str = "kzcarrier", password: str = "sim-pass"):
         super().__init__(seed)
         self.login, self.password = login, password
+        self.features: dict[str, dict[str, Any]] = {}   # per number: E911 and CNAM settings
 
     def content_type(self) -> str:
         return "text/xml"
@@ -86,4 +90,46 @@ class VitelitySimulator(Simulator):
             for num in sorted(self.sold):
                 ET.SubElement(ET.SubElement(numbers, "did"), "number").text = num[2:]
             return 200, root, {}
+        if cmd in FEATURE_COMMANDS:
+            with self.lock:
+                return 200, self._feature(cmd, q), {}
         return 200, self._content("fail", f"unknown command {cmd}"), {}
+
+    # --- E911 and CNAM (knm_vitelity_e911, knm_vitelity_cnam) ----------------------------
+
+    def _feature(self, cmd: str, q: dict[str, str]) -> ET.Element:
+        num = "+1" + q.get("did", "")
+        if cmd == "e911checkaddress":
+            zip_ok = q.get("zip", "").isdigit() and len(q.get("zip", "")) == 5
+            if not zip_ok or not q.get("address", "")[:1].isdigit():
+                return self._content("fail", "Address could not be validated")
+            return self._content("ok")
+        if num not in self.sold:
+            return self._content("fail", "DID not on your account")
+        settings = self.features.setdefault(num, {})
+        if cmd == "e911send":
+            if not q.get("zip", "").isdigit():
+                return self._content("fail", "Invalid zip")
+            settings["e911"] = {k: q.get(k, "") for k in
+                                ("name", "address", "unittype", "unitnumber", "city",
+                                 "state", "zip")}
+            self.record.features.append({"number": num, "e911": "send"})
+        elif cmd == "e911delete":
+            if settings.pop("e911", None) is not None:
+                self.record.features.append({"number": num, "e911": "delete"})
+        elif cmd == "lidb":
+            settings["lidb"] = q.get("name", "")
+            self.record.features.append({"number": num, "cnam": q.get("name", "")})
+        elif cmd in ("cnamenable", "cnamdisable"):
+            settings["cnam_lookup"] = cmd == "cnamenable"
+            self.record.features.append({"number": num, "cnam_lookup": cmd == "cnamenable"})
+        root = self._content("ok")
+        if cmd == "e911getinfo":
+            if "e911" not in settings:
+                return self._content("fail", "No E911 information for this DID")
+            info = ET.SubElement(root, "info")
+            for key, value in settings["e911"].items():
+                ET.SubElement(info, key).text = value
+        else:
+            ET.SubElement(root, "response").text = "ok"
+        return root

@@ -81,17 +81,16 @@ def test_a_child_updates_a_number_its_parent_reserved(ops, loaded):
 def test_update_replaces_or_merges(ops, loaded):
     num = "+15559870021"
     ops.create([num], Options(auth_by=MASTER, assign_to=RESELLER,
-                              public_fields={"label": "a", "cnam": {"display_name": "ACME",
-                                                                    "inbound_lookup": True}}))
-    ops.update([num], Options(public_fields={"cnam": {"display_name": "ACME 2"}}, merge=True))
+                              public_fields={"label": "a", "desk": {"floor": 2, "room": 7}}))
+    ops.update([num], Options(public_fields={"desk": {"room": 9}}, merge=True))
     stored = doc(loaded, num)
     assert stored["label"] == "a"
-    assert stored["cnam"] == {"display_name": "ACME 2", "inbound_lookup": True}
+    assert stored["desk"] == {"floor": 2, "room": 9}
     ops.update([num], Options(public_fields={"label": None}, merge=True))
     assert "label" not in doc(loaded, num)
     ops.update([num], Options(public_fields={"label": "b"}))          # POST: replaces
     stored = doc(loaded, num)
-    assert stored["label"] == "b" and "cnam" not in stored
+    assert stored["label"] == "b" and "desk" not in stored
 
 
 def test_a_stored_search_result_does_not_block_create(ops, loaded):
