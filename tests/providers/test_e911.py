@@ -162,3 +162,25 @@ def test_a_bad_address_stops_a_purchase_before_the_carrier_is_called(loaded, tel
     assert stored["pvt_state"] == "in_service" and len(telnyx.record.orders) == 1
     assert stored["pvt_features"]["e911"]["status"] == "PROVISIONED"
     assert dash.registered(num)["postalcode"] == "15222"
+
+
+def test_a_dry_run_prices_the_feature_it_would_add(loaded, dash):
+    """CHILD's plan prices E911: the dry run names the provider and quotes it."""
+    c = loaded.couch
+    loaded.config.set("number_manager", "features", {"deny": []})
+    c.put("account/ac/co/unt0000000000000000000000002", {
+        "_id": "plan_e911", "pvt_type": "service_plan",
+        "plan": {"number_services": {"e911": {"rate": 2.0, "activation_charge": 5}}}})
+    services = c.get("services", CHILD)
+    c.put("services", {**services, "plans": {"plan_e911": {"vendor_id": RESELLER}}})
+    stored = doc(loaded, TRUNK)
+    fields = public(loaded, TRUNK, e911=MAIN_ST)
+    feats = {k: v for k, v in stored["pvt_features"].items() if k != "e911"}
+    c.put(db_of(TRUNK), {**stored, "pvt_features": feats})        # no E911 yet
+    r = Ops(c, loaded.config).update([TRUNK], Options(auth_by=CHILD, dry_run=True,
+                                                      public_fields=fields))
+    assert r.successes[TRUNK].provider_calls == ["knm_dash_e911"]
+    [invoice] = r.charges
+    items = {(i["category"], i["item"]): i for i in invoice["items"]}
+    assert items[("number_services", "e911")]["total"] == 2.0
+    assert dash.record.features == []                     # nothing registered
