@@ -184,3 +184,16 @@ def test_a_dry_run_prices_the_feature_it_would_add(loaded, dash):
     items = {(i["category"], i["item"]): i for i in invoice["items"]}
     assert items[("number_services", "e911")]["total"] == 2.0
     assert dash.record.features == []                     # nothing registered
+
+
+def test_telnyx_through_the_document_protocol(loaded, ours):
+    c = loaded.couch
+    Ops(c, loaded.config).create([TELNYX_NUM], Options(auth_by=MASTER, assign_to=RESELLER))
+    rid = request(c, TELNYX_NUM, "update", auth_by=RESELLER, public_fields={"e911": MARINA})
+    run_once(c, loaded.config)
+    stored = doc(loaded, TELNYX_NUM)
+    assert stored["pvt_request_state"]["status"] == "completed"
+    assert stored["pvt_features"]["e911"] == MARINA
+    assert ours.numbers[TELNYX_NUM]["e911_address_id"] == stored["pvt_carrier_data"][
+        "address_id"]
+    assert c.get(SERVICE_DB, intent_id(TELNYX_NUM, rid))["status"] == "applied"

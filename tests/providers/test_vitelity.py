@@ -67,3 +67,15 @@ def test_cnam_only_what_changed(loaded, vitelity):
     feats = doc(loaded)["pvt_features"]
     assert feats["outbound_cnam"] == {"display_name": "Cedar East"}
     assert "inbound_cnam" not in feats
+
+
+def test_e911_through_the_document_protocol(loaded, vitelity):
+    from engine_helpers import request, run_once
+    sim, _ = vitelity
+    request(loaded.couch, NUM, "update", auth_by=CHILD,
+            public_fields=fields(loaded, e911=ADDRESS))
+    run_once(loaded.couch, loaded.config)
+    stored = doc(loaded)
+    assert stored["pvt_request_state"]["status"] == "completed"
+    assert stored["pvt_features"]["e911"] == ADDRESS and sim.features[NUM]["e911"]["zip"] == \
+        "47708"
