@@ -57,3 +57,31 @@ class CnamNotifier(Provider):
     def delete(self, pn: "PhoneNumber", run: ProviderRun) -> None:
         for key in ("inbound_cnam", "outbound_cnam", "cnam"):
             pn.set_feature(key, None)
+
+
+class UpstreamCnam(CnamNotifier):
+    """A CNAM provider with an API: `push` is called with the wanted and the stored values
+    when they differ (never on a dry run), then the features are recorded."""
+
+    upstream = True
+
+    def pending(self, pn: "PhoneNumber") -> bool:
+        return pn.state in UPSTREAM_STATES and wanted(pn) != stored(pn)
+
+    def save(self, pn: "PhoneNumber", run: ProviderRun) -> None:
+        if pn.state not in UPSTREAM_STATES:
+            return
+        now, before = wanted(pn), stored(pn)
+        if now != before and not run.dry_run:
+            self.push(pn, run, now, before)
+        self.apply(pn, *now)
+
+    def delete(self, pn: "PhoneNumber", run: ProviderRun) -> None:
+        before = stored(pn)
+        if before != (None, False) and not run.dry_run:
+            self.push(pn, run, (None, False), before)
+        super().delete(pn, run)
+
+    def push(self, pn: "PhoneNumber", run: ProviderRun, now: tuple[str | None, bool],
+             before: tuple[str | None, bool]) -> None:
+        raise NotImplementedError

@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 from .. import carriers
 from ..errors import ByCarrier, Unspecified
-from . import UPSTREAM_STATES, ProviderRun
-from .cnam import CnamNotifier, stored, wanted
+from . import ProviderRun
+from .cnam import UpstreamCnam
 from .e911 import E911, caller_name, clean
 
 if TYPE_CHECKING:
@@ -87,39 +87,20 @@ class TelnyxE911(E911):
             pn.carrier_data = data
 
 
-class TelnyxCnam(CnamNotifier):
-    """`PUT numbers/{did}` with `cnam_listing_details` / `enable_caller_id_name`."""
+class TelnyxCnam(UpstreamCnam):
+    """`PUT numbers/{did}` with `cnam_listing_details` / `enable_caller_id_name`, after a
+    `GET` of the same: what Telnyx has already is not sent again."""
 
-    upstream = True
-
-    def _telnyx(self) -> Any:
-        return carriers.load("knm_telnyx", self.ctx)
-
-    def pending(self, pn: "PhoneNumber") -> bool:
-        return pn.state in UPSTREAM_STATES and wanted(pn) != stored(pn)
-
-    def save(self, pn: "PhoneNumber", run: ProviderRun) -> None:
-        if pn.state not in UPSTREAM_STATES:
-            return
-        name, inbound = wanted(pn)
-        if (name, inbound) != stored(pn) and not run.dry_run:
-            self._put(pn, run, name, inbound)
-        self.apply(pn, name, inbound)
-
-    def _put(self, pn: "PhoneNumber", run: ProviderRun, name: str | None,
-             inbound: bool) -> None:
-        telnyx = self._telnyx()
+    def push(self, pn: "PhoneNumber", run: ProviderRun, now: tuple[str | None, bool],
+             before: tuple[str | None, bool]) -> None:
+        name, inbound = now
+        telnyx = carriers.load("knm_telnyx", self.ctx)
         path = f"numbers/{quote(pn.number, safe='')}"
         body: dict[str, Any] = {"enable_caller_id_name": bool(inbound or name)}
         if name:
             body["cnam_listing_details"] = name
         run.before_call(pn, self.name)
-        now = telnyx.request("GET", path, pn.number, headers=telnyx._headers())
-        if all(now.get(k) == v for k, v in body.items()):
+        have = telnyx.request("GET", path, pn.number, headers=telnyx._headers())
+        if all(have.get(k) == v for k, v in body.items()):
             return                                 # already so at Telnyx: nothing to call
         telnyx.request("PUT", path, pn.number, json=body, headers=telnyx._headers())
-
-    def delete(self, pn: "PhoneNumber", run: ProviderRun) -> None:
-        if stored(pn) != (None, False) and not run.dry_run:
-            self._put(pn, run, None, False)
-        super().delete(pn, run)

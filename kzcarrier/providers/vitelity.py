@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import carriers
 from ..errors import ByCarrier, Invalid
-from . import UPSTREAM_STATES, ProviderRun
-from .cnam import CnamNotifier, stored, wanted
+from . import ProviderRun
+from .cnam import UpstreamCnam
 from .e911 import E911, caller_name, clean
 
 if TYPE_CHECKING:
@@ -68,36 +68,19 @@ class VitelityE911(E911):
                 raise
 
 
-class VitelityCnam(CnamNotifier):
+class VitelityCnam(UpstreamCnam):
     """`lidb` for the outbound name, `cnamenable` / `cnamdisable` for inbound lookup, each
     only when it changes (KAZOO sent the inbound one on every save). Vitelity cannot be
     asked what a number has; both commands set a value, so repeating one after a crash
     leaves the same state."""
 
-    upstream = True
-
-    def pending(self, pn: "PhoneNumber") -> bool:
-        return pn.state in UPSTREAM_STATES and wanted(pn) != stored(pn)
-
-    def save(self, pn: "PhoneNumber", run: ProviderRun) -> None:
-        if pn.state not in UPSTREAM_STATES:
-            return
-        name, inbound = wanted(pn)
-        old_name, old_inbound = stored(pn)
-        if not run.dry_run:
-            vitelity = carriers.load("knm_vitelity", self.ctx)
-            if name and name != old_name:
-                run.before_call(pn, self.name)
-                vitelity._call({"cmd": "lidb", "did": pn.number[2:], "name": name}, pn.number)
-            if inbound != old_inbound:
-                run.before_call(pn, self.name)
-                vitelity._call({"cmd": "cnamenable" if inbound else "cnamdisable",
-                                "did": pn.number[2:]}, pn.number)
-        self.apply(pn, name, inbound)
-
-    def delete(self, pn: "PhoneNumber", run: ProviderRun) -> None:
-        if stored(pn)[1] and not run.dry_run:
+    def push(self, pn: "PhoneNumber", run: ProviderRun, now: tuple[str | None, bool],
+             before: tuple[str | None, bool]) -> None:
+        vitelity = carriers.load("knm_vitelity", self.ctx)
+        if now[0] and now[0] != before[0]:
             run.before_call(pn, self.name)
-            carriers.load("knm_vitelity", self.ctx)._call(
-                {"cmd": "cnamdisable", "did": pn.number[2:]}, pn.number)
-        super().delete(pn, run)
+            vitelity._call({"cmd": "lidb", "did": pn.number[2:], "name": now[0]}, pn.number)
+        if now[1] != before[1]:
+            run.before_call(pn, self.name)
+            vitelity._call({"cmd": "cnamenable" if now[1] else "cnamdisable",
+                            "did": pn.number[2:]}, pn.number)

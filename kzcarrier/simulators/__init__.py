@@ -15,6 +15,7 @@ import json
 import random
 import threading
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
@@ -176,6 +177,28 @@ class Simulator:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+
+
+class XmlSimulator(Simulator):
+    """An API that speaks XML: requests parsed to elements (None when not XML), answers
+    rendered from elements with an XML prolog."""
+
+    xml_type = "text/xml"
+    prolog = b'<?xml version="1.0"?>'
+
+    def content_type(self) -> str:
+        return self.xml_type
+
+    def render(self, body: Any) -> bytes:
+        if isinstance(body, bytes):
+            return body
+        return self.prolog + ET.tostring(body)
+
+    def parse(self, raw: bytes, content_type: str) -> Any:
+        try:
+            return ET.fromstring(raw) if raw else None
+        except ET.ParseError:
+            return None
 
 
 SCAN_LIMIT = 200_000   # candidates looked at for one answer: a prefix with none stops there

@@ -9,13 +9,9 @@ import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from . import Request, Simulator
+from . import Request, XmlSimulator
 
 TOLLFREE = ("800", "822", "833", "844", "855", "866", "877", "888")
-
-
-def xml(root: ET.Element) -> bytes:
-    return b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' + ET.tostring(root)
 
 
 def sub(parent: ET.Element, tag: str, text: Any = None) -> ET.Element:
@@ -25,7 +21,9 @@ def sub(parent: ET.Element, tag: str, text: Any = None) -> ET.Element:
     return el
 
 
-class Bandwidth2Simulator(Simulator):
+class Bandwidth2Simulator(XmlSimulator):
+    xml_type = "application/xml"
+    prolog = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
     name = "bandwidth2"
 
     def __init__(self, seed: int = 1, account_id: str = "9900001", user: str = "kzcarrier",
@@ -36,17 +34,6 @@ class Bandwidth2Simulator(Simulator):
         self.order_outcome = "COMPLETE"
         self.orders: dict[str, dict[str, Any]] = {}
 
-    def content_type(self) -> str:
-        return "application/xml"
-
-    def render(self, body: Any) -> bytes:
-        return body if isinstance(body, bytes) else xml(body)
-
-    def parse(self, raw: bytes, content_type: str) -> Any:
-        try:
-            return ET.fromstring(raw) if raw else None
-        except ET.ParseError:
-            return None
 
     def route(self, req: Request) -> tuple[int, Any, dict[str, str]]:
         if not self.basic_auth_ok(req, self.user, self.password):

@@ -9,12 +9,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from . import Request, Simulator
+from . import Request, XmlSimulator
 
 FIELDS = ("address1", "address2", "community", "state", "postalcode")
 
 
-class DashE911Simulator(Simulator):
+class DashE911Simulator(XmlSimulator):
     name = "dash_e911"
 
     def __init__(self, seed: int = 1, user: str = "kzcarrier", password: str = "sim-pass"):
@@ -23,22 +23,6 @@ class DashE911Simulator(Simulator):
         self.locations: dict[str, dict[str, Any]] = {}     # location id -> location
         self.uris: dict[str, str] = {}                      # tel: uri -> provisioned id
         self._ids = 100
-
-    def content_type(self) -> str:
-        return "text/xml"
-
-    def render(self, body: Any) -> bytes:
-        if isinstance(body, bytes):
-            return body
-        if isinstance(body, ET.Element):
-            return b'<?xml version="1.0"?>' + ET.tostring(body)
-        return str(body).encode()
-
-    def parse(self, raw: bytes, content_type: str) -> Any:
-        try:
-            return ET.fromstring(raw) if raw else None
-        except ET.ParseError:
-            return None
 
     def route(self, req: Request) -> tuple[int, Any, dict[str, str]]:
         if not self.basic_auth_ok(req, self.user, self.password):

@@ -49,12 +49,14 @@ class TelnyxSimulator(Simulator):
             return self._address(req.method, path[len("/e911_addresses"):].strip("/"),
                                  req.body or {})
         if path.startswith("/numbers/") and path.endswith("/e911_settings"):
-            return self._e911(req.method, unquote(path[len("/numbers/"):-len("/e911_settings")]),
-                              req.body or {})
+            return self._per_number(self._e911, req.method,
+                                    unquote(path[len("/numbers/"):-len("/e911_settings")]),
+                                    req.body or {})
         if req.method == "DELETE" and path.startswith("/numbers/"):
             return self._release(unquote(path[len("/numbers/"):]))
         if req.method in ("GET", "PUT") and path.startswith("/numbers/"):
-            return self._cnam(req.method, unquote(path[len("/numbers/"):]), req.body or {})
+            return self._per_number(self._cnam, req.method,
+                                    unquote(path[len("/numbers/"):]), req.body or {})
         return 404, {"message": "not_found"}, {}
 
     # --- E911 and CNAM (knm_telnyx_e911, knm_telnyx_cnam) --------------------------------
@@ -82,36 +84,35 @@ class TelnyxSimulator(Simulator):
                 return 200, {"success": True}, {}
         return 404, {"message": "not_found"}, {}
 
-    def _e911(self, method: str, e164: str, body: dict[str, Any],
-              ) -> tuple[int, Any, dict[str, str]]:
+    def _per_number(self, handler: Any, method: str, e164: str, body: dict[str, Any],
+                    ) -> tuple[int, Any, dict[str, str]]:
+        """`handler` with the number's E911/CNAM settings; 404 if the number is not ours."""
         with self.lock:
             if e164 not in self.sold:
                 return 404, {"message": f"number {e164} is not on this account"}, {}
-            settings = self.numbers.setdefault(e164, {})
-            if method == "PUT":
-                enabled = body.get("e911_enabled") is True
-                address_id = body.get("e911_address_id")
-                if enabled and address_id not in self.addresses:
-                    return 200, {"success": False, "message": "unknown address"}, {}
-                settings.update(e911_enabled=enabled, e911_address_id=address_id)
-                self.record.features.append({"number": e164, "e911": enabled,
-                                             "address_id": address_id})
-            return 200, {"success": True,
-                         "e911_enabled": settings.get("e911_enabled", False),
-                         "e911_address_id": settings.get("e911_address_id")}, {}
+            return handler(method, e164, body, self.numbers.setdefault(e164, {}))
 
-    def _cnam(self, method: str, e164: str, body: dict[str, Any],
+    def _e911(self, method: str, e164: str, body: dict[str, Any], settings: dict[str, Any],
               ) -> tuple[int, Any, dict[str, str]]:
-        with self.lock:
-            if e164 not in self.sold:
-                return 404, {"message": f"number {e164} is not on this account"}, {}
-            settings = self.numbers.setdefault(e164, {})
-            if method == "PUT":
-                for key in ("cnam_listing_details", "enable_caller_id_name"):
-                    if key in body:
-                        settings[key] = body[key]
-                self.record.features.append({"number": e164, "cnam": dict(body)})
-            return 200, {"number_e164": e164, **settings}, {}
+        if method == "PUT":
+            enabled = body.get("e911_enabled") is True
+            address_id = body.get("e911_address_id")
+            if enabled and address_id not in self.addresses:
+                return 200, {"success": False, "message": "unknown address"}, {}
+            settings.update(e911_enabled=enabled, e911_address_id=address_id)
+            self.record.features.append({"number": e164, "e911": enabled,
+                                         "address_id": address_id})
+        return 200, {"success": True, "e911_enabled": settings.get("e911_enabled", False),
+                     "e911_address_id": settings.get("e911_address_id")}, {}
+
+    def _cnam(self, method: str, e164: str, body: dict[str, Any], settings: dict[str, Any],
+              ) -> tuple[int, Any, dict[str, str]]:
+        if method == "PUT":
+            for key in ("cnam_listing_details", "enable_caller_id_name"):
+                if key in body:
+                    settings[key] = body[key]
+            self.record.features.append({"number": e164, "cnam": dict(body)})
+        return 200, {"number_e164": e164, **settings}, {}
 
     def _entry(self, e164: str, cost: str) -> dict[str, Any]:
         return {"best_effort": False, "currency": None, "monthly_recurring_cost": cost,
