@@ -126,6 +126,16 @@ class ServiceRestriction(KnmError):
         super().__init__(message, number)
 
 
+class AcceptCharges(KnmError):
+    """The change costs money and the request did not accept it: crossbar's 402 handshake.
+    `cause` is the quote; repeat the request with `accept_charges: true`."""
+
+    code, error = 402, "accept_charges"
+
+    def __init__(self, quote: list[Any]):
+        super().__init__("accept charges", quote)
+
+
 class Invalid(KnmError):
     code, error = 400, "invalid"
 

@@ -182,6 +182,9 @@ def is_account_id(value: Any) -> bool:
     return isinstance(value, str) and bool(ACCOUNT_ID.match(value))
 
 
+SERVICE_DB = "kzcarrier"   # kzcarrier's own database: journal, workers, pending repairs
+
+
 def account_db(account_id: str) -> str:
     """`account/xx/yy/rest` from a 32-character account id."""
     if not is_account_id(account_id):

@@ -78,16 +78,19 @@ def _number_op(operation: str, extra: list[click.Option] = ()):  # type: ignore[
     @click.option("--module-name", default=None, help="Carrier module (create).")
     @click.option("--public-fields", default=None, help="JSON object of public fields.")
     @click.option("--mdn-run", is_flag=True, help="Operate on MDN (mobile) numbers.")
+    @click.option("--accept-charges", is_flag=True,
+                  help="Go ahead when the change costs money (else: 402 with the quote).")
     @click.option("--json", "as_json", is_flag=True)
     @click.pass_obj
     def command(app: App, numbers: tuple[str, ...], assign_to: str | None, auth_by: str,
                 dry_run: bool, module_name: str | None, public_fields: str | None,
-                mdn_run: bool, as_json: bool, **more: Any) -> None:
+                mdn_run: bool, accept_charges: bool, as_json: bool, **more: Any) -> None:
         fields = parse_value(public_fields) if public_fields is not None else None
         if fields is not None and not isinstance(fields, dict):
             raise KzError("--public-fields must be a JSON object")
         opts = Options(auth_by=auth_by, assign_to=assign_to, dry_run=dry_run,
                        module_name=module_name, public_fields=fields, mdn_run=mdn_run,
+                       accept_charges=accept_charges,
                        **{k: v for k, v in more.items() if v not in (None, False)})
         result = app.ops().perform(operation, list(numbers), opts)
         for outcome in result.successes.values():
@@ -98,8 +101,13 @@ def _number_op(operation: str, extra: list[click.Option] = ()):  # type: ignore[
         for num, outcome in result.outcomes.items():
             if outcome.error is not None:
                 err = outcome.error.to_json()
+                cause = err.get("cause")
+                if err["error"] == "accept_charges":
+                    cause = "; ".join(f"{i['account_id']}: today {i['summary']['today']}, "
+                                      f"recurring {i['summary']['recurring']}"
+                                      for i in cause) + "; repeat with --accept-charges"
                 lines.append(f"{num}  FAILED  {err['code']} {err['error']}: {err['message']}"
-                             + (f" ({err['cause']})" if err.get("cause") else ""))
+                             + (f" ({cause})" if cause else ""))
             else:
                 action = f"  carrier: {outcome.carrier_action}" if outcome.carrier_action else ""
                 verb = "would be" if dry_run else "now"

@@ -91,6 +91,7 @@ class Batch:
             proc.finish(pn, outcome, claims[pn.number])
 
         hooks = Hooks(preloaded=dict(by_id), replan_on_conflict=False, carrier_calls=False,
+                      settle_services=False,
                       finish=finish)
         try:
             result = Ops(proc.couch, proc.config, hooks=hooks).perform(

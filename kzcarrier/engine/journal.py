@@ -33,11 +33,11 @@ from typing import Any, Callable, Iterator
 
 from ..couch.client import Couch
 from ..errors import DocConflict, KzError, StorageError
+from ..numbers import SERVICE_DB
 from .conflicts import fill
 
 log = logging.getLogger("kzcarrier.journal")
 
-SERVICE_DB = "kzcarrier"
 CLAIMED, CALLING, CALLED, CLEAR, UNKNOWN, APPLIED = (
     "claimed", "calling", "called", "clear", "unknown", "applied")
 # what a takeover makes of the previous holder's status

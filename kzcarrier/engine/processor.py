@@ -235,6 +235,7 @@ class Processor:
                     lease: Lease) -> str:
         num = doc["_id"]
         hooks = Hooks(gate=self.gate, order_reference=claimed["id"], preloaded={num: doc},
+                      settle_services=False,
                       observe=self.metrics.carrier_call if self.metrics else None,
                       before_call=lambda n, a: lease.fence(),
                       after_call=lambda n, a, data: lease.called(data),
@@ -332,7 +333,7 @@ class Processor:
         """A request that calls no carrier: one pass, the outcome written at the read _rev."""
         hooks = Hooks(gate=self.gate, order_reference=claimed["id"],
                       preloaded={doc["_id"]: doc}, replan_on_conflict=False,
-                      carrier_calls=False)
+                      carrier_calls=False, settle_services=False)
         hooks.finish = lambda pn, outcome: self.finish(pn, outcome, claimed, None)
         result = Ops(self.couch, self.config, hooks=hooks).perform(op, [doc["_id"]], opts)
         outcome = result.outcomes.get(doc["_id"]) or next(iter(result.outcomes.values()))
@@ -378,6 +379,8 @@ class Processor:
         final.pop("intent", None)
         if outcome.carrier_action:
             final["carrier_action"] = outcome.carrier_action
+        if outcome.charges:
+            final["charges"] = outcome.charges      # what the request accepted
         req = pn.get("pvt_request")
         by = ((req if isinstance(req, dict) else {}).get("options") or {}).get("auth_by")
         pn.set_private("pvt_request_state", final)

@@ -1,6 +1,7 @@
 """What the sweep repairs beside the requests it offers: purchases the journal holds whose
-number document lost its request, and account copies that failed after their number was
-written. Both run at every sweep; each costs one read when there is nothing to do."""
+number document lost its request, account copies that failed after their number was
+written, and services documents not reconciled after a change. Each runs at every sweep
+and costs one read when there is nothing to do."""
 from __future__ import annotations
 
 import logging
@@ -9,6 +10,7 @@ from typing import Any
 from ..couch.client import Couch
 from ..errors import DocNotFound, KzError, StorageError
 from ..model.config import NUMBER_MANAGER, Config
+from ..ops.services import Services
 from ..ops.store import NumberStore
 from . import protocol
 from .journal import CALLED, SERVICE_DB, close, open_intents, pending_copies
@@ -92,3 +94,18 @@ class Recovery:
                     self.couch.delete(SERVICE_DB, doc["_id"], doc["_rev"])
             except (StorageError, KzError) as exc:
                 log.warning("account copies of %s: %s", doc.get("number"), exc)
+
+    def service_quantities(self) -> None:
+        """Accounts whose numbers changed and whose services document was not reconciled
+        after (a crash in between): reconciled now."""
+        services = Services(self.couch, self.processor.rules().classify)
+        try:
+            owed = services.owed()
+        except StorageError as exc:
+            log.warning("service quantities: %s", exc)
+            return
+        for account in owed:
+            try:
+                services.settle(account)
+            except StorageError as exc:
+                log.warning("service quantities of %s: %s", account, exc)

@@ -148,6 +148,7 @@ class Watcher:
                     self._set_ready()
                     self._wait_inflight()
                     if not pending and not self._inflight:
+                        self.recovery.service_quantities()   # what this run changed
                         return 0
                     self._stop.wait(0.05)
                     continue
@@ -297,6 +298,7 @@ class Watcher:
         self.metrics.sweeps.inc()
         self.recovery.journal()
         self.recovery.account_copies()
+        self.recovery.service_quantities()
         if self._sweeps % self.settings.purge_every == 1:
             for db in list(self._feeds):
                 purge_discovery(self.couch, db)

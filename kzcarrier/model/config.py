@@ -88,6 +88,10 @@ class Config:
         self._cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
         self._sections: dict[str, tuple[float, dict[str, Any]]] = {}
 
+    def read(self, db: str, doc_id: str) -> dict[str, Any] | None:
+        """A document read through the same short cache (accounts, services)."""
+        return self._read(db, doc_id)
+
     def _read(self, db: str, doc_id: str) -> dict[str, Any] | None:
         key = (db, doc_id)
         hit = self._cache.get(key)

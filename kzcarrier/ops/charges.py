@@ -7,29 +7,22 @@ and `number_services.<feature>`. Plans are KAZOO-format documents (`plan.<catego
 with `rate` and `activation_charge`, `_all` as the category-wide fallback) named in the
 account's `services` document (`plans: {plan_id: {vendor_id}}`) and stored in the vendor's
 account database (the reseller's by default). No applicable plan: an empty quote.
+
+A real change is gated like crossbar gates it (`gate`): a non-empty quote must be accepted
+(`accept_charges`, else 402 `accept_charges` with the quote; `require_accept_charges` per
+reseller or system turns the handshake off), and an account that is not in good standing
+(`pvt_status` of its services document) may not incur charges (402 `service_restriction`).
 """
 from __future__ import annotations
 
 from typing import Any
 
 from ..couch.client import Couch
-from ..model.config import Config
+from ..errors import AcceptCharges, KzError, ServiceRestriction
+from ..model.config import NUMBER_MANAGER, Config
 from ..numbers import NumberRules, account_db, is_account_id
 from .model import Outcome
-
-HELD = ("reserved", "in_service", "port_in")
-SERVICES_DB = "services"
-
-
-def quantities(outcome: Outcome, classify: Any) -> list[tuple[str, str]]:
-    doc = outcome.doc or {}
-    features = doc.get("pvt_features") or {}
-    items = []
-    if "local" not in features:
-        items.append(("phone_numbers", classify(outcome.number) or "unknown"))
-    items.append(("number_carriers", doc.get("pvt_module_name") or "knm_local"))
-    items.extend(("number_services", name) for name in sorted(features))
-    return items
+from .services import HELD, SERVICES_DB, items_of
 
 
 def plans_for(couch: Couch, config: Config, account_id: str) -> list[tuple[str, dict[str, Any]]]:
@@ -72,7 +65,8 @@ def quote(couch: Couch, config: Config, rules: NumberRules, outcomes: list[Outco
             continue
         counts: dict[tuple[str, str], int] = {}
         for outcome in outs:
-            for key in quantities(outcome, rules.classify):
+            for key in items_of({"_id": outcome.number, **(outcome.doc or {})},
+                                rules.classify):
                 counts[key] = counts.get(key, 0) + 1
         items, activations = [], []
         for (category, item), n in sorted(counts.items()):
@@ -96,3 +90,27 @@ def quote(couch: Couch, config: Config, rules: NumberRules, outcomes: list[Outco
             "summary": {"today": round(sum(a["total"] for a in activations), 2),
                         "recurring": round(sum(i["total"] for i in items), 2)}})
     return invoices
+
+
+def has_plans(config: Config, accounts: set[str | None]) -> bool:
+    """Whether any of `accounts` is priced at all (a cached read per account)."""
+    return any(((config.read(SERVICES_DB, a) or {}).get("plans"))
+               for a in accounts if is_account_id(a))
+
+
+def gate(config: Config, invoices: list[dict[str, Any]], accepted: bool) -> KzError | None:
+    """Crossbar's 402 handshake, then `kz_services_standing`; None: go ahead."""
+    if not invoices:
+        return None
+    if not accepted and any(config.get_from_reseller(inv["account_id"], NUMBER_MANAGER,
+                                                     "require_accept_charges", True)
+                            for inv in invoices):
+        return AcceptCharges(invoices)
+    for inv in invoices:
+        if inv["summary"]["today"] + inv["summary"]["recurring"] <= 0:
+            continue
+        status = (config.read(SERVICES_DB, inv["account_id"]) or {}).get("pvt_status")
+        if status not in (None, "good_standing"):
+            return ServiceRestriction(inv["account_id"], f"account {inv['account_id']} is "
+                                      f"{status}: not enough credit to activate number")
+    return None

@@ -25,6 +25,7 @@ class Options:
     used_by: str | None = None
     mdn_run: bool = False
     merge: bool = False     # update: deep-merge public_fields (KAZOO's PATCH), not replace
+    accept_charges: bool = False   # a change that costs money goes ahead (crossbar's 402)
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> "Options":
@@ -49,6 +50,7 @@ class Outcome:
     copies_error: KzError | None = None   # written, but an account copy is not in step yet
     provider_calls: list[str] = field(default_factory=list)   # feature providers' API calls
     features_error: KzError | None = None  # bought and written; a feature was not set up
+    charges: list[dict[str, Any]] | None = None   # the quote the request accepted
 
     @property
     def doc(self) -> dict[str, Any] | None:
@@ -108,6 +110,7 @@ class Plan:
     delete: bool = False
     changed: bool = True
     from_state: str | None = None
+    from_owner: str | None = None
     providers: str | None = None          # "save" | "delete": the feature providers' run
     provider_calls: list[str] = field(default_factory=list)   # those that call an API
 
@@ -141,6 +144,8 @@ class Hooks:
         anything is written (the engine journals the carrier's answer there).
     before_provider(number, provider): right before a feature provider calls its API (the
         engine proves it still holds its lease there; raising stops the call).
+    settle_services: False leaves the service quantities owed (marked) for the engine's
+        sweep to reconcile, once per account for many changes, instead of after each run.
     """
 
     finish: Callable[[PhoneNumber, "Outcome"], None] | None = None
@@ -155,6 +160,7 @@ class Hooks:
     before_call: Callable[[str, str], None] | None = None
     after_call: Callable[[str, str, dict[str, Any]], None] | None = None
     before_provider: Callable[[str, str], None] | None = None
+    settle_services: bool = True
 
 
 # Fields of a number document that survive its hard delete, on the tombstone.

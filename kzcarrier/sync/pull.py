@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..couch.client import Couch
-from ..numbers import account_db, account_id_of_db, is_account_id, number_db
+from ..numbers import SERVICE_DB, account_db, account_id_of_db, is_account_id, number_db
 from . import (
     OWN_FIELDS,
     comparable,
@@ -29,7 +29,6 @@ from . import (
     wanted_dbs,
 )
 
-SERVICE_DB = "kzcarrier"
 PAGE = 500
 DELETE = object()
 UNSTABLE = "\x00unstable"  # marks migrated timestamps inside a content dict (never stored)
