@@ -115,6 +115,11 @@ class Carrier:
     def is_local(self) -> bool:
         return False
 
+    def longest_call_s(self) -> float:
+        """How long one acquire or disconnect may take at most (0: no call leaves this
+        process). A claim's lease must outlast it (design_docs/engine.md)."""
+        return 0.0
+
     def keeps_number_on_release(self) -> bool:
         """False: `disconnect_number` gives the number back to the carrier, so the platform
         no longer owns it and the release deletes its document (taking it again buys it)."""

@@ -129,6 +129,11 @@ class Bandwidth2(HttpCarrier):
                            "number": pn.number, "bandwidth_order_id": order_id}
         return pn
 
+    def longest_call_s(self) -> float:
+        """The order POST, the bounded wait for it, and the last GET."""
+        wait_s = float(self.configuration().get("order_wait_s") or 60)
+        return 2 * self.timeout_s() + wait_s
+
     def lookup_order(self, pn: Any, request_id: str, action: str) -> dict[str, Any] | None:
         if action != "acquire":
             return None

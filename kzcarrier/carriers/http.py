@@ -31,8 +31,14 @@ class HttpCarrier(Carrier):
     def base_url(self) -> str:
         return str(self.configuration().get(self.url_key) or self.default_url).rstrip("/")
 
+    def timeout_s(self) -> float:
+        return float(self.configuration().get("timeout_ms") or 30000) / 1000
+
+    def longest_call_s(self) -> float:
+        return self.timeout_s()
+
     def client(self) -> httpx.Client:
-        timeout = float(self.configuration().get("timeout_ms") or 30000) / 1000
+        timeout = self.timeout_s()
         return self.ctx.http(timeout=timeout, verify=True,
                              headers={"User-Agent": USER_AGENT})
 

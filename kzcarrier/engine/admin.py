@@ -118,3 +118,4 @@ def cancel(couch: Couch, rules: NumberRules, number: str) -> dict[str, Any]:
 
     couch.update(db, num, change)
     return {"number": num, "status": "failed", "error": "cancelled"}
+

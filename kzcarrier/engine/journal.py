@@ -31,10 +31,15 @@ import uuid
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
+from .. import carriers
+from ..carriers import CarrierContext
+from ..carriers.selection import system_carriers
 from ..couch.client import Couch
 from ..errors import DocConflict, KzError, StorageError
+from ..model.config import NUMBER_MANAGER, Config
 from ..numbers import SERVICE_DB
 from .conflicts import fill
+from .protocol import RetryPolicy
 
 log = logging.getLogger("kzcarrier.journal")
 
@@ -276,3 +281,19 @@ def blocks_cancel(couch: Couch, number: str, request_id: str) -> str | None:
 
 def error_of(exc: KzError) -> dict[str, Any]:
     return {"error": exc.error, "message": str(exc)}
+
+
+def lease_warnings(config: Config, ctx: CarrierContext) -> list[str]:
+    """Carriers whose longest call outlasts the claim's lease: a holder cut off from
+    CouchDB mid-call could not renew, and its lease would expire before the call ends."""
+    ttl = RetryPolicy.from_config(config.section(NUMBER_MANAGER)).claim_ttl_s
+    out = []
+    for name in system_carriers(config):
+        try:
+            longest = carriers.load(name, ctx).longest_call_s()
+        except KzError:
+            continue             # not installed: its requests fail on their own
+        if longest >= ttl:
+            out.append(f"{name}: one call may take {longest:.0f} s, the claim lease is "
+                       f"{ttl:.0f} s; raise number_manager.request_claim_ttl_s above it")
+    return out

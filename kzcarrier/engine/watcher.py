@@ -29,6 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..carriers import CarrierContext
 from ..couch.client import Couch
 from ..errors import DocNotFound, StorageError
 from ..metrics import Metrics
@@ -38,7 +39,7 @@ from ..search import purge_discovery
 from . import protocol, registry
 from .batch import Batch
 from .gates import Gates
-from .journal import SERVICE_DB
+from .journal import SERVICE_DB, lease_warnings
 from .processor import Processor
 from .recovery import Recovery
 
@@ -125,6 +126,9 @@ class Watcher:
         """Until `stop()`; with `once`, until no request is pending. 0: all terminal."""
         self.couch.ensure_db(SERVICE_DB)
         self.couch.install_design_docs(SERVICE_DB)
+        for warning in lease_warnings(self.config, CarrierContext(couch=self.couch,
+                                                                  config=self.config)):
+            log.warning("lease: %s", warning)
         self._heartbeat()
         self._refresh_dbs()
         if not once:

@@ -153,3 +153,21 @@ def test_an_account_copy_that_failed_is_brought_in_step_by_the_sweep(loaded):
     copy = c.get(adb, NUM)
     assert copy["pvt_assigned_to"] == CHILD and copy["pvt_state"] == "in_service"
     assert c.get(SERVICE_DB, f"copies:{NUM}", missing_ok=True) is None
+
+
+def test_a_carrier_slower_than_the_lease_is_named_at_start(loaded, caplog):
+    """Bandwidth2 may take 2 x 30 s + 60 s for one order: above a 100 s lease, the watcher
+    says so at start, naming the setting to raise."""
+    cfg = loaded.config
+    cfg.set("number_manager", "carrier_modules", ["knm_local", "knm_bandwidth2"])
+    cfg.set("number_manager", "request_claim_ttl_s", 100)
+    with caplog.at_level("WARNING", logger="kzcarrier.watcher"):
+        Watcher(loaded.couch, cfg, FAST).run(once=True)
+    warned = [r.getMessage() for r in caplog.records if "lease:" in r.getMessage()]
+    assert len(warned) == 1 and "knm_bandwidth2: one call may take 120 s" in warned[0]
+    assert "request_claim_ttl_s" in warned[0]
+    cfg.set("number_manager", "request_claim_ttl_s", 150)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="kzcarrier.watcher"):
+        Watcher(loaded.couch, cfg, FAST).run(once=True)
+    assert not [r for r in caplog.records if "lease:" in r.getMessage()]
