@@ -381,6 +381,8 @@ class Processor:
             final["carrier_action"] = outcome.carrier_action
         if outcome.charges:
             final["charges"] = outcome.charges      # what the request accepted
+        if outcome.features_error is not None:      # bought and written; a feature was not
+            final["features_error"] = outcome.features_error.to_json()
         req = pn.get("pvt_request")
         by = ((req if isinstance(req, dict) else {}).get("options") or {}).get("auth_by")
         pn.set_private("pvt_request_state", final)

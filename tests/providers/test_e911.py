@@ -197,3 +197,20 @@ def test_telnyx_through_the_document_protocol(loaded, ours):
     assert ours.numbers[TELNYX_NUM]["e911_address_id"] == stored["pvt_carrier_data"][
         "address_id"]
     assert c.get(SERVICE_DB, intent_id(TELNYX_NUM, rid))["status"] == "applied"
+
+
+def test_a_provider_failing_after_the_purchase_keeps_the_purchase(loaded, telnyx):
+    """Telnyx refuses the address only when asked to create it, after the number was
+    bought: the purchase is written, the feature is not, and the request says so."""
+    c = loaded.couch
+    num = "+16462000002"
+    c.ensure_db(db_of(num))
+    c.put(db_of(num), {"_id": num, "pvt_state": "discovery", "pvt_module_name": "knm_telnyx"})
+    request(c, num, "move", auth_by=RESELLER, assign_to=RESELLER,
+            public_fields={"e911": {**MARINA, "postal_code": "9412"}})
+    run_once(c, loaded.config)
+    stored = doc(loaded, num)
+    st = stored["pvt_request_state"]
+    assert (st["status"], stored["pvt_state"]) == ("completed", "in_service")
+    assert len(telnyx.record.orders) == 1 and "e911" not in stored.get("pvt_features", {})
+    assert "address not valid" in st["features_error"]["message"]
