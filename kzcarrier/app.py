@@ -5,9 +5,10 @@ lands; everything below receives an `App` or its parts.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from .couch.client import Couch, DesignDoc
 from .model.config import NUMBER_MANAGER, Config
@@ -26,6 +27,7 @@ class Settings:
     node: str | None = None
     zone: str | None = None
     timeout: float = 30.0
+    amqp_url: str | None = None     # announce writes to KAZOO's broker (off when unset)
 
 
 def design_documents() -> list[DesignDoc]:
@@ -41,8 +43,29 @@ class App:
 
     @cached_property
     def couch(self) -> Couch:
-        return Couch(self.settings.couch_url, timeout=self.settings.timeout,
-                     design_docs=design_documents())
+        couch = Couch(self.settings.couch_url, timeout=self.settings.timeout,
+                      design_docs=design_documents())
+        if self.settings.amqp_url:
+            from .amqp.outbox import Outbox
+
+            couch.observers.append(Outbox(couch).record)
+        return couch
+
+    @contextmanager
+    def announcing(self) -> Iterator[None]:
+        """Around a command that writes: with an AMQP URL, a publisher drains the outbox
+        while it runs and once more at the end (bounded); without one, nothing."""
+        if not self.settings.amqp_url:
+            yield
+            return
+        from .amqp.outbox import Outbox
+        from .amqp.publisher import Publisher
+
+        publisher = Publisher(Outbox(self.couch), self.settings.amqp_url).start()
+        try:
+            yield
+        finally:
+            publisher.stop()
 
     @cached_property
     def config(self) -> Config:

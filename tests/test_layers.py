@@ -12,7 +12,7 @@ LAYERS = [
     {"errors", "numbers", "json_copy", "logs", "metrics", "plugins"},
     {"couch"},
     {"model"},
-    {"carriers", "providers"},
+    {"carriers", "providers", "amqp"},
     {"ops"},
     {"search"},
     {"engine"},

@@ -84,7 +84,7 @@ def watch(app: App, once: bool, pool_size: int, sweep_interval: float, worker_id
                       worker_id=worker_id)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: watcher.stop())
-    with serving(watcher, http):
+    with serving(watcher, http), app.announcing():
         code = watcher.run(once=once)
     sys.exit(code)
 
@@ -111,7 +111,9 @@ def status(app: App, as_json: bool) -> None:
     if journal:
         click.echo(f"journal: {journal['open_intents']} carrier actions not yet written "
                    f"{journal['by_status'] or ''}; account copies pending: "
-                   f"{journal['account_copies_pending']}")
+                   f"{journal['account_copies_pending']}; announcements waiting for the "
+                   f"broker: {journal['announcements_pending']}; services documents to "
+                   f"recount: {journal['services_owed']}")
     for w in data["workers"]:
         click.echo(f"worker {w['worker']} on {w['host']}: last seen {w['last_seen_s']}s ago"
                    f"{'' if w['alive'] else ' (gone)'}")

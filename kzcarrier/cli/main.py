@@ -24,10 +24,15 @@ from .common import KzGroup
 @click.option("--zone", envvar="KZCARRIER_ZONE", default=None,
               help="Zone whose system_config sections apply under the node's "
               "(KAZOO's KAZOO_ZONE; env KZCARRIER_ZONE).")
+@click.option("--amqp-url", envvar="KZCARRIER_AMQP_URL", default=None,
+              help="KAZOO's broker (amqp://user:pw@host:5672/vhost): every document written "
+              "is announced as KAZOO announces it, so its caches flush. Off when unset "
+              "(env KZCARRIER_AMQP_URL).")
 @click.pass_context
-def cli(ctx: click.Context, couch_url: str, node: str | None, zone: str | None) -> None:
+def cli(ctx: click.Context, couch_url: str, node: str | None, zone: str | None,
+        amqp_url: str | None) -> None:
     """kzcarrier: KAZOO's number manager, CouchDB-native."""
-    ctx.obj = App(Settings(couch_url=couch_url, node=node, zone=zone))
+    ctx.obj = App(Settings(couch_url=couch_url, node=node, zone=zone, amqp_url=amqp_url))
 
 
 for _command in (config.init, config.config, numbers.db, numbers.number, engine.watch,

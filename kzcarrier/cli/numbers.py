@@ -92,7 +92,8 @@ def _number_op(operation: str, extra: list[click.Option] = ()):  # type: ignore[
                        module_name=module_name, public_fields=fields, mdn_run=mdn_run,
                        accept_charges=accept_charges,
                        **{k: v for k, v in more.items() if v not in (None, False)})
-        result = app.ops().perform(operation, list(numbers), opts)
+        with app.announcing():
+            result = app.ops().perform(operation, list(numbers), opts)
         for outcome in result.successes.values():
             if outcome.copies_error is not None:     # the engine's sweep repairs it
                 copies_pending(app.couch, outcome.number, outcome.copies_error)

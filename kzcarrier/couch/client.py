@@ -133,6 +133,9 @@ class Couch:
         self._known: set[str] = set()
         self._missing: dict[str, float] = {}  # db -> when it was last seen missing
         self._group = GroupCommit(BULK_CHUNK)
+        # told about every document write that CouchDB answered: (db, docs, results)
+        self.observers: list[Callable[[str, list[dict[str, Any]], list[dict[str, Any]]],
+                                      None]] = []
 
     @property
     def client(self) -> CloudantV1:
@@ -327,6 +330,8 @@ class Couch:
     def delete(self, db: str, doc_id: str, rev: str) -> str:
         result = self._call(f"delete {doc_id} from {db}", self.client.delete_document,
                             self._db(db), doc_id, rev=rev)
+        self._written(db, [{"_id": doc_id, "_rev": rev, "_deleted": True}],
+                      [{"id": doc_id, "rev": result["rev"]}])
         return result["rev"]
 
     def bulk_get(self, db: str, ids: list[str]) -> dict[str, dict[str, Any] | None]:
@@ -357,7 +362,13 @@ class Couch:
         results: list[dict[str, Any]] = []
         for start in range(0, len(docs), BULK_CHUNK):
             results.extend(self._group.save(db, docs[start:start + BULK_CHUNK], send))
+        self._written(db, docs, results)
         return results
+
+    def _written(self, db: str, docs: list[dict[str, Any]],
+                 results: list[dict[str, Any]]) -> None:
+        for observer in self.observers:
+            observer(db, docs, results)
 
     def resolve(self, db: str, doc_id: str, merge: siblings.Merge) -> dict[str, Any] | None:
         """The document with its sibling revisions (if any) merged by `merge` (siblings.py)."""

@@ -46,7 +46,13 @@ def status(couch: Couch, heartbeat_interval: float = 5.0) -> dict[str, Any]:
         out["journal"] = {"open_intents": len(intents),
                           "by_status": {s: sum(1 for i in intents if i.get("status") == s)
                                         for s in sorted({i.get("status") for i in intents})},
-                          "account_copies_pending": len(pending_copies(couch))}
+                          "account_copies_pending": len(pending_copies(couch)),
+                          "announcements_pending": len(couch.all_docs(
+                              SERVICE_DB, include_docs=False, start_key="outbox:",
+                              end_key="outbox:\ufff0")),
+                          "services_owed": len(couch.all_docs(
+                              SERVICE_DB, include_docs=False, start_key="services:",
+                              end_key="services:\ufff0"))}
         for row in couch.all_docs(SERVICE_DB, start_key="worker:", end_key="worker:\ufff0"):
             doc = row.get("doc") or {}
             age = now - float(doc.get("heartbeat", 0))
