@@ -112,6 +112,7 @@ class Plan:
     from_state: str | None = None
     from_owner: str | None = None
     providers: str | None = None          # "save" | "delete": the feature providers' run
+    removal: PhoneNumber | None = None     # delete: the number as it was, features and all
     provider_calls: list[str] = field(default_factory=list)   # those that call an API
 
 

@@ -186,6 +186,9 @@ class Ops(Pipeline):
                 raise InvalidStateTransition(pn.state, released_state)
             if not is_authorized(self._accounts, opts.auth_by, pn.assigned_to, None):
                 raise Forbidden()
+            # the providers remove what they set up (E911, CNAM) from the number as it was;
+            # KAZOO resets the features first, so its providers never run on a release
+            removal = PhoneNumber.from_json(pn.to_json())
             pn.features = {"local": {}} if local else {}
             pn.set_public_fields({})
             history = pn.reserve_history
@@ -193,7 +196,7 @@ class Ops(Pipeline):
                 pn.reserve_history = history[1:]
                 pn.assigned_to = history[1]
                 pn.state = "reserved"
-                return Plan(pn)
+                return Plan(pn, removal=removal)
             pn.assigned_to = None
             pn.reserve_history = []
             pn.state = released_state
@@ -202,12 +205,12 @@ class Ops(Pipeline):
             if permanently or local or upstream:
                 # released at an external carrier: no longer ours, so nothing is left that
                 # a later move could put back in service without buying it again
-                return Plan(pn, disconnect=True, delete=True)
+                return Plan(pn, disconnect=True, delete=True, removal=removal)
             if should_age and pn.state == "available":
                 pn.state = "aging"
-            return Plan(pn, disconnect=True)
+            return Plan(pn, disconnect=True, removal=removal)
 
-        return self.run("release", numbers, opts, plan)
+        return self.run("release", numbers, opts, plan, providers="delete")
 
     def delete(self, numbers: list[str], opts: Options) -> Result:
         """Admin hard delete: no state check, no carrier."""

@@ -218,18 +218,20 @@ class Pipeline:
 
     def _providers(self, p: Plan, opts: Options, action: str | None, outcome: Outcome) -> None:
         """Run the feature providers (a failure raises: nothing written). After a
-        carrier action a provider's failure does not undo the purchase: the number is
-        written without that provider's changes and the outcome says what failed."""
+        carrier action a provider's failure does not undo it: the number is written as
+        the carrier left it (bought, or released) without that provider's changes, and
+        the outcome says what failed (`features_error`)."""
         if p.provider_calls and not opts.dry_run and not self.hooks.carrier_calls:
             raise CarrierCallDeferred(p.pn.number)
         before, dirty = p.pn.snapshot(), p.pn.dirty
         try:
             if p.providers == "delete":
-                self.features.delete(p.pn, self._run_of(p.pn, opts))
+                gone = p.removal or p.pn
+                self.features.delete(gone, self._run_of(gone, opts))
             else:
                 self.features.save(p.pn, self._run_of(p.pn, opts))
         except KnmError as exc:
-            if action is None or p.providers == "delete":
+            if action is None:      # nothing happened at a carrier: the number fails whole
                 raise
             p.pn.restore(before, dirty)
             outcome.features_error = exc

@@ -1,6 +1,7 @@
 """What a clustered CouchDB answers that the embedded server does not (202 for a losing
 write that became a conflict), injected by the fault proxy; the win rule and the merge."""
 import threading
+import time
 
 import pytest
 from engine_helpers import CHILD, request
@@ -76,6 +77,7 @@ def test_two_workers_racing_through_a_cluster_buy_once(app, proxy, acme, monkeyp
     direct.ensure_db(DB)
     direct.put(DB, {"_id": NUM, "pvt_state": "discovery", "pvt_module_name": "knm_acme"})
     rid = request(direct, NUM, "move", assign_to=CHILD)
+    app.config.set("number_manager", "request_claim_ttl_s", 2)
     monkeypatch.setenv("ACME_LATENCY", "0.3")
     proxy.conflict_202 = 1.0
     results = []
@@ -91,9 +93,16 @@ def test_two_workers_racing_through_a_cluster_buy_once(app, proxy, acme, monkeyp
         t.start()
     for t in threads:
         t.join(60)
-    for _ in range(3):      # whoever was left busy looks again, as the sweep would
-        couch = Couch(proxy.url)
-        Processor(couch, Config(couch), "w-sweep").process(DB, NUM)
+    # whoever was left busy looks again, as the sweep would; a lease whose holder lost its
+    # write stays held until its TTL has passed (safety before liveness), so wait it out
+    # (one processor, as a watcher keeps one: lease time is measured by its own clock)
+    couch = Couch(proxy.url)
+    sweeper = Processor(couch, Config(couch), "w-sweep")
+    for _ in range(12):
+        results.append(sweeper.process(DB, NUM))
+        if results[-1] in ("completed", "idle"):
+            break
+        time.sleep(0.5)
     doc = direct.get(DB, NUM, conflicts=True)
     assert acme.CALLS.count(("acquire", NUM)) == 1, (results, acme.CALLS)
     assert doc["pvt_state"] == "in_service" and doc["pvt_request_state"]["status"] == "completed"

@@ -180,6 +180,9 @@ def vitelity(loaded):
 def test_release_resets_features_and_public_fields(ops, loaded, vitelity):
     r = ops.release(["+18122154006"], Options())   # vitelity, cnam + prepend
     assert r.successes["+18122154006"].to_state == "deleted"
+    # its owner's CNAM provider (Telnyx, not configured here) could not be told: the
+    # release is not held back by it (the number is gone at Vitelity), the outcome says so
+    assert "not configured" in str(r.successes["+18122154006"].features_error)
     assert vitelity.record.releases == [{"number": "+18122154006"}]
     # given back to Vitelity: no longer ours, so deleted; the tombstone keeps no features
     assert doc(loaded, "+18122154006") is None

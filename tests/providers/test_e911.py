@@ -214,3 +214,17 @@ def test_a_provider_failing_after_the_purchase_keeps_the_purchase(loaded, telnyx
     assert (st["status"], stored["pvt_state"]) == ("completed", "in_service")
     assert len(telnyx.record.orders) == 1 and "e911" not in stored.get("pvt_features", {})
     assert "address not valid" in st["features_error"]["message"]
+
+
+def test_a_release_removes_the_registration(loaded, dash):
+    """KAZOO resets the features before its providers run on a release, so its E911
+    registrations outlive the number; here the provider removes what it set up."""
+    num = "+15551239876"                 # local; CHILD's providers are the system's (Dash)
+    loaded.config.set("number_manager", "local_feature_override", True)
+    ops = Ops(loaded.couch, loaded.config)
+    ops.move([num], CHILD, Options(auth_by=MASTER, public_fields={"e911": MAIN_ST}))
+    assert dash.registered(num)["postalcode"] == "15222"
+    r = ops.release([num], Options(auth_by=CHILD))
+    assert not r.failures, r.to_json()
+    assert dash.registered(num) is None
+    assert [f["e911"] for f in dash.record.features] == ["provisioned", "removed"]
