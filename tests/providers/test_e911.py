@@ -29,6 +29,13 @@ def public(app, num, **changes):
     return {**fields, **changes}
 
 
+def searched(c, num):
+    """A Telnyx search result for `num`, as `kzcarrier search --store` leaves it."""
+    c.ensure_db(db_of(num))
+    c.put(db_of(num), {"_id": num, "pvt_state": "discovery", "pvt_module_name": "knm_telnyx"})
+    return num
+
+
 @pytest.fixture
 def ours(telnyx):
     telnyx.sold[TELNYX_NUM] = {"id": "stock"}      # the platform owns it at Telnyx
@@ -146,9 +153,7 @@ def test_dash_bad_addresses_fail_the_request_and_change_nothing(loaded, dash, ad
 def test_a_bad_address_stops_a_purchase_before_the_carrier_is_called(loaded, telnyx, dash):
     """Validation runs while planning: the carrier is never asked to sell the number."""
     c = loaded.couch
-    num = "+16462000001"
-    c.ensure_db(db_of(num))
-    c.put(db_of(num), {"_id": num, "pvt_state": "discovery", "pvt_module_name": "knm_telnyx"})
+    num = searched(c, "+16462000001")
     request(c, num, "move", auth_by=CHILD, assign_to=CHILD,
             public_fields={"e911": {**MAIN_ST, "postal_code": "ABCDE"}})
     run_once(c, loaded.config)
@@ -203,9 +208,7 @@ def test_a_provider_failing_after_the_purchase_keeps_the_purchase(loaded, telnyx
     """Telnyx refuses the address only when asked to create it, after the number was
     bought: the purchase is written, the feature is not, and the request says so."""
     c = loaded.couch
-    num = "+16462000002"
-    c.ensure_db(db_of(num))
-    c.put(db_of(num), {"_id": num, "pvt_state": "discovery", "pvt_module_name": "knm_telnyx"})
+    num = searched(c, "+16462000002")
     request(c, num, "move", auth_by=RESELLER, assign_to=RESELLER,
             public_fields={"e911": {**MARINA, "postal_code": "9412"}})
     run_once(c, loaded.config)
