@@ -24,9 +24,9 @@ COUNT = int(os.environ.get("KZCARRIER_CHAOS_PURCHASES", "300"))
 CHAOS_SECONDS = 20
 
 # Opt-in: on the embedded server, sibling revisions written and read at once can make
-# pouchdb-server lose an answer (server/guard.js), so a run can stall on a 30 s timeout;
-# and issue 11 still has one rare mismatch open (its note). Against a real CouchDB, or to
-# hunt that mismatch: KZCARRIER_CHAOS=1 (KZCARRIER_CHAOS_LOGS=DIR keeps worker logs).
+# pouchdb-server stop answering (server/guard.js), so a run can fail on a 30 s timeout
+# (design_docs/engine.md). Against a real CouchDB: KZCARRIER_CHAOS=1
+# (KZCARRIER_CHAOS_LOGS=DIR keeps worker logs).
 pytestmark = pytest.mark.skipif(not os.environ.get("KZCARRIER_CHAOS"),
                                 reason="chaos run is opt-in: set KZCARRIER_CHAOS=1")
 
