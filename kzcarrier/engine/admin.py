@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..amqp.outbox import Outbox
 from ..couch.client import Couch
 from ..errors import DocNotFound, KzError, NotFound
 from ..numbers import NumberRules, number_db
+from ..ops.services import Services
 from . import protocol
 from .journal import blocks_cancel, open_intents, pending_copies
 from .watcher import CHECKPOINT, SERVICE_DB
@@ -47,12 +49,8 @@ def status(couch: Couch, heartbeat_interval: float = 5.0) -> dict[str, Any]:
                           "by_status": {s: sum(1 for i in intents if i.get("status") == s)
                                         for s in sorted({i.get("status") for i in intents})},
                           "account_copies_pending": len(pending_copies(couch)),
-                          "announcements_pending": len(couch.all_docs(
-                              SERVICE_DB, include_docs=False, start_key="outbox:",
-                              end_key="outbox:\ufff0")),
-                          "services_owed": len(couch.all_docs(
-                              SERVICE_DB, include_docs=False, start_key="services:",
-                              end_key="services:\ufff0"))}
+                          "announcements_pending": Outbox(couch).count(),
+                          "services_owed": len(Services(couch, NumberRules().classify).owed())}
         for row in couch.all_docs(SERVICE_DB, start_key="worker:", end_key="worker:\ufff0"):
             doc = row.get("doc") or {}
             age = now - float(doc.get("heartbeat", 0))

@@ -101,13 +101,10 @@ class DashE911Simulator(XmlSimulator):
 
     def _provision(self, body: ET.Element) -> ET.Element:
         location_id = body.findtext("locationid") or ""
-        out = ET.Element("provisionLocationResponse")
-        status = ET.SubElement(out, "LocationStatus")
         loc = self.locations.get(location_id)
         if loc is None:
-            ET.SubElement(status, "code").text = "ERROR"
-            ET.SubElement(status, "description").text = "no such location"
-            return out
+            return _status("provisionLocationResponse", "LocationStatus", "ERROR",
+                           "no such location")
         old = self.uris.get(loc["uri"])
         if old and old in self.locations:
             self.locations[old]["status"] = "REMOVED"
@@ -115,23 +112,17 @@ class DashE911Simulator(XmlSimulator):
         self.uris[loc["uri"]] = location_id
         self.record.features.append({"number": "+" + loc["uri"][4:], "e911": "provisioned",
                                      "location_id": location_id})
-        ET.SubElement(status, "code").text = "PROVISIONED"
-        return out
+        return _status("provisionLocationResponse", "LocationStatus", "PROVISIONED")
 
     def _remove(self, body: ET.Element) -> ET.Element:
         uri = body.findtext("uri") or ""
-        out = ET.Element("removeURIResponse")
-        status = ET.SubElement(out, "URIStatus")
         location_id = self.uris.pop(uri, None)
         if location_id is None:
-            ET.SubElement(status, "code").text = "ERROR"
-            ET.SubElement(status, "description").text = "URI not found"
-            return out
+            return _status("removeURIResponse", "URIStatus", "ERROR", "URI not found")
         self.locations[location_id]["status"] = "REMOVED"
         self.record.features.append({"number": "+" + uri[4:], "e911": "removed",
                                      "location_id": location_id})
-        ET.SubElement(status, "code").text = "REMOVED"
-        return out
+        return _status("removeURIResponse", "URIStatus", "REMOVED")
 
     def _by_uri(self, body: ET.Element) -> ET.Element:
         uri = body.findtext("uri") or ""
@@ -147,3 +138,13 @@ class DashE911Simulator(XmlSimulator):
         """The address provisioned for `number` now (for tests), or None."""
         location_id = self.uris.get(f"tel:{number.lstrip('+')}")
         return self.locations[location_id]["fields"] if location_id else None
+
+
+def _status(verb: str, tag: str, code: str, description: str | None = None) -> ET.Element:
+    """`<verb><tag><code>..</code>[<description>..</description>]</tag></verb>`."""
+    out = ET.Element(verb)
+    status = ET.SubElement(out, tag)
+    ET.SubElement(status, "code").text = code
+    if description:
+        ET.SubElement(status, "description").text = description
+    return out
