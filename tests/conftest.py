@@ -63,14 +63,23 @@ def couch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def server_dbs(couch_url: str) -> set[str]:
+    """The databases the server had before the suite: never touched."""
+    return set(Couch(couch_url).all_dbs())
+
+
 @pytest.fixture
-def app(couch_url: str) -> Iterator[App]:
-    """An App on the test server; databases it creates are deleted afterwards."""
-    app = App(Settings(couch_url=couch_url))
-    before = set(app.couch.all_dbs())
-    yield app
+def app(couch_url: str, server_dbs: set[str]) -> Iterator[App]:
+    """An App on the test server, starting from no database of the suite's own: what an
+    earlier test left behind (a database written again by a worker that outlived it) is
+    deleted first, and what this test creates afterwards."""
     cleaner = Couch(couch_url)
-    for db in set(cleaner.all_dbs()) - before:
+    for db in set(cleaner.all_dbs()) - server_dbs:
+        cleaner.delete_db(db)
+    app = App(Settings(couch_url=couch_url))
+    yield app
+    for db in set(cleaner.all_dbs()) - server_dbs:
         cleaner.delete_db(db)
 
 
