@@ -17,6 +17,7 @@ from .numbers import NumberRules
 
 if TYPE_CHECKING:
     from .ops.operations import Ops
+    from .ops.store import NumberStore
 
 DEFAULT_COUCH_URL = "http://127.0.0.1:15984"  # where `kzcarrier up` runs the embedded server
 
@@ -79,6 +80,12 @@ class App:
         from .ops.operations import Ops
 
         return Ops(self.couch, self.config)
+
+    def store(self) -> "NumberStore":
+        from .ops.store import NumberStore
+
+        return NumberStore(self.couch, self.rules(),
+                           self.config.get(NUMBER_MANAGER, "available_module_name"))
 
     def init(self) -> dict[str, list[str]]:
         """Idempotent set-up: config defaults, and design documents in every KAZOO database."""

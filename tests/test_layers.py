@@ -16,7 +16,7 @@ LAYERS = [
     {"ops"},
     {"search"},
     {"engine"},
-    {"sync", "simulators"},
+    {"sync", "simulators", "toolkit"},
     {"app", "demo"},
     {"cli", "__main__"},
 ]

@@ -67,21 +67,28 @@ def serving(watcher: Any, address: tuple[str, int] | None) -> Iterator[None]:
 @click.option("--worker-id", default=None, help="Name of this worker (default: host-pid-random).")
 @click.option("--heartbeat-interval", default=5.0, show_default=True,
               help="Seconds between worker heartbeats; a worker silent for three is gone.")
+@click.option("--crawl-interval", default=3600.0, show_default=True,
+              help="Seconds between runs of the number crawler (aging numbers made "
+              "available, expired discovery and deleted documents purged); 0: off. "
+              "`watch --once` crawls once before it exits.")
 @logging_options
 @http_option
 @click.pass_obj
 def watch(app: App, once: bool, pool_size: int, sweep_interval: float, worker_id: str | None,
-          heartbeat_interval: float, log_level: str, log_format: str,
+          heartbeat_interval: float, crawl_interval: float, log_level: str, log_format: str,
           http: tuple[str, int] | None) -> None:
     """Run the engine: follow every number database and process pvt_request documents."""
     from ..engine.watcher import Watcher, WatchSettings
+    from ..toolkit.crawler import Crawler
 
     logs.configure(log_level, log_format)
+    crawler = Crawler(app.couch, app.store(), app.config)
     watcher = Watcher(app.couch, app.config,
                       WatchSettings(pool_size=pool_size, sweep_interval=sweep_interval,
                                     heartbeat_interval=heartbeat_interval,
                                     steal_after=2 * heartbeat_interval),
-                      worker_id=worker_id)
+                      worker_id=worker_id,
+                      chores=[(crawl_interval, crawler.run)] if crawl_interval > 0 else [])
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: watcher.stop())
     with serving(watcher, http), app.announcing():
@@ -114,6 +121,12 @@ def status(app: App, as_json: bool) -> None:
                    f"{journal['account_copies_pending']}; announcements waiting for the "
                    f"broker: {journal['announcements_pending']}; services documents to "
                    f"recount: {journal['services_owed']}")
+    crawl = data.get("crawler")
+    if crawl:
+        click.echo(f"crawler (last run {crawl['finished']}, {crawl['databases']} databases): "
+                   f"{crawl['aged']} aged numbers made available, {crawl['discovery_purged']} "
+                   f"discovery and {crawl['deleted_purged']} deleted documents purged, "
+                   f"{crawl['skipped']} left for the next crawl")
     for w in data["workers"]:
         click.echo(f"worker {w['worker']} on {w['host']}: last seen {w['last_seen_s']}s ago"
                    f"{'' if w['alive'] else ' (gone)'}")

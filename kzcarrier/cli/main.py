@@ -10,7 +10,7 @@ import click
 
 from .. import __version__
 from ..app import DEFAULT_COUCH_URL, App, Settings
-from . import carriers, config, engine, numbers, services, sync
+from . import carriers, config, engine, numbers, services, sync, toolkit
 from .common import KzGroup
 
 
@@ -38,7 +38,7 @@ def cli(ctx: click.Context, couch_url: str, node: str | None, zone: str | None,
 for _command in (config.init, config.config, numbers.db, numbers.number, engine.watch,
                  engine.status, engine.request, engine.up, carriers.search_cmd,
                  carriers.check_cmd, carriers.carriers_info_cmd, carriers.simulate,
-                 carriers.stock, sync.sync, services.services):
+                 carriers.stock, sync.sync, services.services, toolkit.repair, toolkit.port):
     cli.add_command(_command)
 
 

@@ -403,10 +403,10 @@ class Couch:
                           409)
 
     def all_docs(self, db: str, include_docs: bool = True, start_key: str | None = None,
-                 end_key: str | None = None) -> list[dict[str, Any]]:
+                 end_key: str | None = None, **params: Any) -> list[dict[str, Any]]:
         result = self._call(f"list documents of {db}", self.client.post_all_docs,
                             self._db(db), include_docs=include_docs, start_key=start_key,
-                            end_key=end_key)
+                            end_key=end_key, **params)
         return result.get("rows", [])
 
     def view(self, db: str, ddoc: str, view: str, **params: Any) -> list[dict[str, Any]]:

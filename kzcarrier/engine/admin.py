@@ -51,6 +51,11 @@ def status(couch: Couch, heartbeat_interval: float = 5.0) -> dict[str, Any]:
                           "account_copies_pending": len(pending_copies(couch)),
                           "announcements_pending": Outbox(couch).count(),
                           "services_owed": len(Services(couch, NumberRules().classify).owed())}
+        crawl = couch.get(SERVICE_DB, "crawler", missing_ok=True)   # toolkit/crawler.py
+        if crawl is not None:
+            out["crawler"] = {k: crawl.get(k) for k in ("finished", "databases", "aged",
+                                                        "discovery_purged", "deleted_purged",
+                                                        "skipped")}
         for row in couch.all_docs(SERVICE_DB, start_key="worker:", end_key="worker:\ufff0"):
             doc = row.get("doc") or {}
             age = now - float(doc.get("heartbeat", 0))

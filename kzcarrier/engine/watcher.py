@@ -26,8 +26,8 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 from ..carriers import CarrierContext
 from ..couch.client import Couch
@@ -38,6 +38,7 @@ from ..numbers import NUMBERS_PREFIX
 from ..search import purge_discovery
 from . import protocol, registry
 from .batch import Batch
+from .dbfeed import DbFeed, pending_since
 from .gates import Gates
 from .journal import SERVICE_DB, lease_warnings
 from .processor import Processor
@@ -63,32 +64,13 @@ class WatchSettings:
     forget_workers_after: float = 20.0   # heartbeat intervals: then a dead worker's record goes
 
 
-@dataclass
-class _DbFeed:
-    """Position in one database's feed, and the checkpoint that trails it."""
-
-    read_seq: Any = None
-    # (seq after the page, the page's futures, how many changes it held)
-    batches: list[tuple[Any, list[Future[str]], int]] = field(default_factory=list)
-    saved_seq: Any = None
-
-    def lag(self) -> int:
-        """Changes read whose requests are not finished yet: the checkpoint trails them."""
-        return sum(n for _, _, n in self.batches)
-
-
-def _pending_since(doc: dict[str, Any]) -> float | None:
-    """When a request began waiting, in Gregorian seconds: its first claim, else the
-    document's last change (KAZOO's pvt_modified)."""
-    started = (protocol.own_state(doc) or {}).get("started")
-    since = started if started is not None else doc.get("pvt_modified") or doc.get("pvt_created")
-    return float(since) if isinstance(since, (int, float)) else None
-
-
 class Watcher:
     def __init__(self, couch: Couch, config: Config, settings: WatchSettings | None = None,
-                 worker_id: str | None = None, metrics: Metrics | None = None):
+                 worker_id: str | None = None, metrics: Metrics | None = None,
+                 chores: Sequence[tuple[float, Callable[[], Any]]] = ()):
         self.couch = couch
+        # (interval s, job): upkeep run beside the sweep (the number crawler), first at start
+        self.chores = [[interval, job, 0.0] for interval, job in chores]
         self.config = config
         self.settings = settings or WatchSettings()
         self.worker = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -103,7 +85,7 @@ class Watcher:
         self._pool = ThreadPoolExecutor(self.settings.pool_size, thread_name_prefix="kzc")
         self._inflight: dict[tuple[str, str], Future[str]] = {}
         self._lock = threading.Lock()
-        self._feeds: dict[str, _DbFeed] = {}
+        self._feeds: dict[str, DbFeed] = {}
         self._first_seen: dict[tuple[str, str], float] = {}
         # requests this worker saw finish, and when: a sweep's view read before that moment
         # shows them pending still, and offering them again would cost a wasted pass
@@ -153,6 +135,8 @@ class Watcher:
                     self._wait_inflight()
                     if not pending and not self._inflight:
                         self.recovery.service_quantities()   # what this run changed
+                        for _, job, _ in self.chores:
+                            job()
                         return 0
                     self._stop.wait(0.05)
                     continue
@@ -179,7 +163,7 @@ class Watcher:
             return
         for db in dbs:
             if db not in self._feeds:
-                feed = _DbFeed()
+                feed = DbFeed()
                 try:
                     self.couch.install_design_docs(db)
                     local = self.couch.get_local(db, CHECKPOINT)
@@ -290,6 +274,10 @@ class Watcher:
         while not self._stop.is_set():
             try:
                 self._sweep()
+                for chore in self.chores:
+                    if time.monotonic() >= chore[2]:
+                        chore[2] = time.monotonic() + chore[0]
+                        chore[1]()
             except Exception as exc:  # a failed sweep is retried at the next interval
                 log.exception("sweep: %s", exc)
             self._set_ready()
@@ -332,7 +320,7 @@ class Watcher:
                 unfinished += 1
                 backlog += 1
                 seen.add((db, doc["_id"]))
-                since = _pending_since(doc)
+                since = pending_since(doc)
                 if since is not None and (oldest is None or since < oldest):
                     oldest = since
                 if protocol.due_at(doc, self.worker) <= now:

@@ -154,14 +154,24 @@ class Ops(Pipeline):
         return self.run("transition", numbers, opts, plan)
 
     def update(self, numbers: list[str], opts: Options) -> Result:
-        """Replace public fields (and `ported_in` when given true); no state change. Who may
+        """Replace public fields (and `ported_in` when given true; the carrier module, for
+        admins, when `module_name` is given); no state change. Who may
         is the read rule (`can_read`, run for every operation): the owner's tree, an admin,
         a descendant of the account that reserved it, anyone for an available number."""
+        module = self._module(opts.module_name) if opts.module_name else None
+        if module and not self.accounts(opts.auth_by).is_admin(opts.auth_by):
+            result = Result("update", opts.dry_run)    # carrier_name's rule: admins only
+            for num in self.parse(numbers, result):
+                result.outcomes[num] = Outcome(num, error=Forbidden())
+            return result
+
         def plan(num: str, pn: PhoneNumber | None) -> Plan:
             assert pn is not None
             self._apply_public(pn, opts)
             if opts.ported_in:
                 pn.ported_in = True
+            if module:     # `convert_carrier_module`'s set_module_name
+                pn.module_name = module
             return Plan(pn, changed=pn.dirty)
 
         return self.run("update", numbers, opts, plan, providers="save")
