@@ -37,6 +37,7 @@ class FaultProxy:
         self.delay = 0.0
         self.rng = random.Random(seed)
         self.stats: Counter[str] = Counter()
+        self.seen: list[tuple[str, str]] = []     # (method, path with query) of every request
         self._lock = threading.Lock()
         self._http = httpx.Client(timeout=120)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -108,6 +109,7 @@ class FaultProxy:
             protocol_version = "HTTP/1.1"
 
             def _any(self) -> None:
+                proxy.seen.append((self.command, self.path))
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}

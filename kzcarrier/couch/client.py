@@ -210,9 +210,15 @@ class Couch:
     # --- databases -----------------------------------------------------------------------
 
     def all_dbs(self, prefix: str | None = None) -> list[str]:
-        """Every database (KAZOO names), filtered by prefix on the client: pouch ignores keys."""
+        """Every database (KAZOO names), or those starting with `prefix`: listed by key range
+        (CouchDB wants the keys JSON-quoted, and the SDK sends them as given), and filtered
+        again on the client, since pouch ignores the range."""
+        keys: dict[str, str] = {}
+        if prefix is not None:
+            start = self.profile.physical(prefix)
+            keys = {"start_key": json.dumps(start), "end_key": json.dumps(start + "\ufff0")}
         names = [self.profile.logical(n) for n in self._call("list databases",
-                                                             self.client.get_all_dbs)]
+                                                             self.client.get_all_dbs, **keys)]
         return sorted(n for n in names if prefix is None or n.startswith(prefix))
 
     def number_dbs(self) -> list[str]:

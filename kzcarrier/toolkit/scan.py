@@ -1,11 +1,12 @@
 """Which number documents a command works on: a selection by account (with its
 descendants), state, carrier module and prefix, read through the number databases' views
-in pages, never by reading whole databases.
+in pages, never by reading whole databases at once.
 
 The view is chosen by the selection: an account reads `numbers/assigned_to` over
 `[account]..[account, {}]`; a state (and module) reads `numbers/status` over
 `[state, module]..`; a module alone reads `numbers/status` once per state; a prefix narrows
-the databases (`+1415...` lives only in `numbers/+1415`) and then the ids.
+the databases (`+1415...` lives only in `numbers/+1415`) and then the ids; with nothing
+else to select on, the documents are read by id (`_all_docs`, paged), the primary index.
 """
 from __future__ import annotations
 
@@ -91,6 +92,16 @@ class Scan:
             yield from self.docs_in(db)
 
     def docs_in(self, db: str) -> Iterator[dict[str, Any]]:
+        sel = self.selection
+        if not (sel.accounts or sel.states or sel.module):
+            # everything (or a prefix): the primary index by id is the cheapest read
+            prefix = sel.prefix
+            for doc in iter_all_docs(self.couch, db, start_key=prefix,
+                                     end_key=prefix + "\ufff0" if prefix else None,
+                                     page=self.page):
+                if sel.admits(doc):
+                    yield doc
+            return
         for start, end in self._ranges():
             view = "assigned_to" if self.selection.accounts else "status"
             for row in self._rows(db, view, start, end):
@@ -102,9 +113,7 @@ class Scan:
         sel = self.selection
         if sel.accounts:
             return [([a], [a, HIGH]) for a in sel.accounts]
-        states = sel.states or (sorted(STATES) if sel.module is not None else ())
-        if not states:
-            return [([], [HIGH])]    # every key: [null...] sorts first, {} last
+        states = sel.states or sorted(STATES)     # a module alone: once per state
         mod = [sel.module] if sel.module is not None else []
         return [([s, *mod], [s, *mod, HIGH]) for s in states]
 

@@ -1,4 +1,5 @@
 """The storage layer against the real test server (or KZCARRIER_TEST_COUCH_URL)."""
+import json
 import os
 import threading
 
@@ -21,6 +22,28 @@ def test_kazoo_db_names_with_slash_and_plus_are_distinct_databases(couch):
     assert {DB, "numbers/+1416"} <= set(couch.number_dbs())
     assert "account/ac/co/unt0000000000000000000000001" in couch.all_dbs("account/")
     assert couch.db_exists(DB) and not couch.db_exists("numbers/+1999")
+
+
+def test_databases_are_listed_by_key_range_not_the_whole_server(couch):
+    """CouchDB answers `_all_dbs` for the range only when the keys are JSON strings; the
+    test server ignores the range, and the client filters what comes back either way."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from faultproxy import FaultProxy
+
+    couch.create_db(DB)
+    couch.create_db("accounts")
+    proxy = FaultProxy(couch.url).start()
+    try:
+        listed = Couch(proxy.url).all_dbs("numbers/")
+    finally:
+        proxy.stop()
+    assert DB in listed and "accounts" not in listed
+    query = next(parse_qs(urlsplit(path).query) for method, path in proxy.seen
+                 if urlsplit(path).path == "/_all_dbs")
+    start = couch.profile.physical("numbers/")
+    assert json.loads(query["start_key"][0]) == start          # JSON strings, as CouchDB wants
+    assert json.loads(query["end_key"][0]) == start + "\ufff0"
 
 
 def test_create_db_installs_kazoo_views_and_is_idempotent(couch):
