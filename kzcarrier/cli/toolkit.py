@@ -189,6 +189,13 @@ def repair() -> None:
     """KAZOO's number maintenance fixes, each with --dry-run and a report."""
 
 
+def _show(reports: list[Report], as_json: bool) -> None:
+    emit([r.to_json() for r in reports], as_json,
+         "\n".join(line for r in reports for line in r.lines()))
+    if any(r.failed for r in reports):
+        sys.exit(EXIT_ERROR)
+
+
 def _repair_command(name: str, doc: str, run: Any, takes_account: bool = True) -> None:
     @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
     @click.option("--json", "as_json", is_flag=True)
@@ -197,11 +204,7 @@ def _repair_command(name: str, doc: str, run: Any, takes_account: bool = True) -
         repairs = Repairs(app.couch, app.store(), Services(app.couch, app.rules().classify))
         with app.announcing():
             found = run(repairs, dry_run=dry_run, **args)
-        reports: list[Report] = found if isinstance(found, list) else [found]
-        emit([r.to_json() for r in reports], as_json,
-             "\n".join(line for r in reports for line in r.lines()))
-        if any(r.failed for r in reports):
-            sys.exit(EXIT_ERROR)
+        _show(found if isinstance(found, list) else [found], as_json)
 
     if takes_account:
         command = click.option("--account", "accounts", multiple=True,
@@ -236,11 +239,7 @@ def fix_account_db_numbers(app: App, account: str, dry_run: bool, as_json: bool)
     """All of KAZOO's fix for ACCOUNT: used_by, copies, wrong copies, quantities."""
     repairs = Repairs(app.couch, app.store(), Services(app.couch, app.rules().classify))
     with app.announcing():
-        reports = repairs.fix_account_db_numbers(account, dry_run)
-    emit([r.to_json() for r in reports], as_json,
-         "\n".join(line for r in reports for line in r.lines()))
-    if any(r.failed for r in reports):
-        sys.exit(EXIT_ERROR)
+        _show(repairs.fix_account_db_numbers(account, dry_run), as_json)
 
 
 # --- port requests -------------------------------------------------------------------------

@@ -116,6 +116,12 @@ class Ops(Pipeline):
         rows = self.couch.view("port_requests", "port_requests", "port_in_numbers", keys=nums)
         return {row["key"] for row in rows}
 
+    def _not_porting(self, pn: PhoneNumber) -> None:
+        """A stored search result is bought by move or reserve: not while it is being
+        ported in (KAZOO checks create only, where its search results are bought)."""
+        if pn.state == "discovery" and self._porting_numbers([pn.number]):
+            raise NumberIsPorting(pn.number)
+
     def move(self, numbers: list[str], move_to: str | None, opts: Options) -> Result:
         """Activate into `move_to` (target in_service); buys discovery numbers."""
         opts = Options(**{**opts.__dict__, "assign_to": move_to})
@@ -125,6 +131,7 @@ class Ops(Pipeline):
             if not is_account_id(move_to):
                 raise AssignFailure("field_undefined")
             ensure_can_assign(self._accounts, opts.auth_by, move_to)
+            self._not_porting(pn)
             self._apply_public(pn, opts)
             return self._transition(pn, "in_service", opts, move_to)
 
@@ -136,6 +143,7 @@ class Ops(Pipeline):
             if not is_account_id(opts.assign_to):
                 raise AssignFailure("field_undefined")
             ensure_can_assign(self._accounts, opts.auth_by, opts.assign_to)
+            self._not_porting(pn)
             self._apply_public(pn, opts)
             return self._transition(pn, "reserved", opts, opts.assign_to)
 

@@ -97,3 +97,14 @@ def test_lookup_shows_what_routing_sees(loaded, run):
     text = run("number", "lookup", "+15551233322").stdout
     assert f"account_id: {RESELLER}" in text and "state: in_service" in text
     assert run("number", "lookup", "+12125550000").exit_code == 1
+
+
+def test_a_stored_search_result_being_ported_in_is_not_bought(loaded):
+    c = loaded.couch
+    c.ensure_db("numbers/+1904")
+    c.put("numbers/+1904", {"_id": PORTED, "pvt_type": "number", "pvt_state": "discovery",
+                            "pvt_module_name": "knm_local"})
+    for op in ("move", "reserve"):
+        result = loaded.ops().perform(op, [PORTED], Options(assign_to=RESELLER))
+        assert result.failures[PORTED].error == "number_is_porting", op
+    assert c.get("numbers/+1904", PORTED)["pvt_state"] == "discovery"
