@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Scale benchmark (issue: 10,000 number databases). Prints, for 1,000 and 10,000 number
+databases on the same server, each figure and its growth ratio against the 1,000 figure:
+
+    start-up     a live watcher started over the databases (10 numbers each) with 1,000
+                 pending `move` requests in 100 of them: time to the first and to the last
+                 completed request, and the requests it sent CouchDB meanwhile
+    restart      a second watcher on the same databases (checkpoints written): requests
+                 it sends before it is ready (nothing is re-read in full)
+    idle         requests per minute to CouchDB with nothing to do (20 s measured)
+    sweep        one recovery sweep with nothing pending: requests and time
+    latency      one request written into a recently active database, write -> completed
+                 (the median of 20), and into a database idle since start-up
+    rss          the process's resident memory after all of it
+
+The embedded server has no `_db_updates`: the watcher polls there, so its idle cost grows
+with the database count; on CouchDB (KZCARRIER_BENCH_COUCH_URL) it must not.
+Usage: .venv/bin/python scripts/bench_scale.py [--quick]   (--quick: 100 and 1,000)
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from kzcarrier.app import App, Settings
+from kzcarrier.couch.embedded import EmbeddedServer
+from kzcarrier.engine import protocol
+from kzcarrier.engine.watcher import Watcher, WatchSettings
+
+ACCOUNT = "0123456789abcdef0123456789abcdef"
+PER_DB = 10
+BUSY_DBS = 100
+SETTINGS = WatchSettings(pool_size=32, idle_sleep_max=0.05)
+
+
+class Counting:
+    """Counts the requests a Couch sends (every call goes through `_call_raw`)."""
+
+    def __init__(self, couch) -> None:
+        self.count = 0
+        inner = couch._call_raw
+
+        def counted(*args, **kwargs):
+            self.count += 1
+            return inner(*args, **kwargs)
+
+        couch._call_raw = counted
+
+
+def prefix(i: int) -> str:
+    return f"+{1000 + i:04d}" if i < 9000 else f"+0{i - 9000:03d}"
+
+
+def seed(app: App, n_dbs: int) -> list[str]:
+    dbs = [f"numbers/{prefix(i)}" for i in range(n_dbs)]
+
+    def one(i_db: tuple[int, str]) -> None:
+        i, db = i_db
+        app.couch.create_db(db)
+        docs = [{"_id": f"{prefix(i)}555{j:04d}", "pvt_type": "number",
+                 "pvt_state": "available", "pvt_module_name": "knm_local",
+                 "pvt_created": 63900000000, "pvt_modified": 63900000000}
+                for j in range(PER_DB)]
+        if i < BUSY_DBS:
+            for doc in docs:
+                doc["pvt_request"] = {"id": uuid.uuid4().hex, "operation": "move",
+                                      "options": {"assign_to": ACCOUNT}}
+        app.couch.bulk_save(db, docs)
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(one, enumerate(dbs)))
+    return dbs
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def request_once(app: App, db: str, num: str, watcher: Watcher) -> float:
+    rid = uuid.uuid4().hex
+    target = ACCOUNT if rid[0] < "8" else "fedcba9876543210fedcba9876543210"
+
+    def change(doc):
+        doc["pvt_request"] = {"id": rid, "operation": "move", "options": {"assign_to": target}}
+        return doc
+
+    t0 = time.perf_counter()
+    app.couch.update(db, num, change)
+    while True:
+        doc = app.couch.get(db, num)
+        if not protocol.is_pending(doc) and (doc.get("pvt_request") or {}).get("id") == rid:
+            return time.perf_counter() - t0
+        time.sleep(0.002)
+
+
+def measure(url: str, n_dbs: int) -> dict[str, float]:
+    app = App(Settings(couch_url=url))
+    for db in app.couch.number_dbs():
+        app.couch.delete_db(db)
+    t0 = time.perf_counter()
+    dbs = seed(app, n_dbs)
+    print(f"  {n_dbs} databases, {n_dbs * PER_DB} numbers, {BUSY_DBS * PER_DB} pending "
+          f"requests seeded in {time.perf_counter() - t0:.0f} s", flush=True)
+    out: dict[str, float] = {}
+    counter = Counting(app.couch)
+    watcher = Watcher(app.couch, app.config, SETTINGS)
+    total = BUSY_DBS * PER_DB
+    t0 = time.perf_counter()
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    while watcher.counts.get("completed", 0) < 1:
+        time.sleep(0.01)
+    out["first request s"] = time.perf_counter() - t0
+    while watcher.counts.get("completed", 0) + watcher.counts.get("failed", 0) < total:
+        time.sleep(0.05)
+    out["all 1k requests s"] = time.perf_counter() - t0
+    out["start-up CouchDB requests"] = counter.count
+    watcher.ready.wait(300)
+    time.sleep(2)
+    before = counter.count
+    time.sleep(20)
+    out["idle requests/min"] = (counter.count - before) * 3
+    before, t0 = counter.count, time.perf_counter()
+    watcher._sweep()
+    out["sweep s"] = time.perf_counter() - t0
+    out["sweep requests"] = counter.count - before
+    hot = [request_once(app, dbs[0], f"{prefix(0)}555{j % PER_DB:04d}", watcher)
+           for j in range(20)]
+    out["latency hot db p50 ms"] = statistics.median(hot) * 1000
+    out["latency idle db ms"] = request_once(app, dbs[-1], f"{prefix(n_dbs - 1)}5550000",
+                                             watcher) * 1000
+    watcher.stop()
+    thread.join(60)
+    out["rss MB"] = rss_mb()
+    again = Watcher(app.couch, app.config, SETTINGS)
+    counter2 = Counting(again.couch)
+    thread = threading.Thread(target=again.run, daemon=True)
+    thread.start()
+    again.ready.wait(300)
+    out["restart requests until ready"] = counter2.count
+    again.stop()
+    thread.join(60)
+    return out
+
+
+def main() -> None:
+    sizes = (100, 1000) if "--quick" in sys.argv else (1000, 10000)
+    url = os.environ.get("KZCARRIER_BENCH_COUCH_URL")
+    results = []
+    for n in sizes:
+        server = None
+        if not url:
+            server = EmbeddedServer(Path(tempfile.mkdtemp()), in_memory=True).start()
+        try:
+            print(f"{n} databases:", flush=True)
+            results.append(measure(url or server.url, n))
+        finally:
+            if server is not None:
+                server.stop()
+    base, big = results
+    print(f"\n{'figure':<32}{sizes[0]:>12}{sizes[1]:>12}{'growth':>9}")
+    for key in base:
+        ratio = big[key] / base[key] if base[key] else float("nan")
+        print(f"{key:<32}{base[key]:>12.1f}{big[key]:>12.1f}{ratio:>8.1f}x")
+
+
+if __name__ == "__main__":
+    main()
