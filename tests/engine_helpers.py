@@ -12,7 +12,8 @@ from kzcarrier.engine.watcher import Watcher, WatchSettings
 MASTER, RESELLER, CHILD = (f"account{n:025d}" for n in (1, 2, 3))
 PLUGINS = Path(__file__).resolve().parent / "plugins"
 FAST = WatchSettings(pool_size=16, sweep_interval=0.5, db_poll_interval=0.5,
-                     heartbeat_interval=0.5, steal_after=1.0, idle_sleep_max=0.05)
+                     heartbeat_interval=0.5, steal_after=1.0, idle_sleep_max=0.05,
+                     full_sweep_interval=2.0)
 
 
 def db_of(num: str) -> str:
@@ -116,8 +117,8 @@ def run_once(couch: Couch, config, **kw) -> Watcher:
 class Background:
     """A watcher running in a thread until stopped."""
 
-    def __init__(self, couch, config, worker_id=None):
-        self.watcher = Watcher(couch, config, FAST, worker_id=worker_id)
+    def __init__(self, couch, config, worker_id=None, settings=FAST):
+        self.watcher = Watcher(couch, config, settings, worker_id=worker_id)
         self.code = None
         self.thread = threading.Thread(target=self._run, daemon=True)
 

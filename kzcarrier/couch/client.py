@@ -279,10 +279,10 @@ class Couch:
         """Put every design document meant for `db`; only changed ones are written, and views
         of the same design document that kzcarrier does not define are kept."""
         written = []
-        for ddoc in self.design_docs:
-            if not ddoc.applies_to(db):
-                continue
-            current = self.get(db, ddoc.doc["_id"], missing_ok=True)
+        mine = [ddoc for ddoc in self.design_docs if ddoc.applies_to(db)]
+        have = self.bulk_get(db, [d.doc["_id"] for d in mine]) if mine else {}  # one read
+        for ddoc in mine:
+            current = have.get(ddoc.doc["_id"])
             wanted = dict(ddoc.doc)
             if current is not None:
                 # Views someone else (KAZOO) keeps in the same design document stay.

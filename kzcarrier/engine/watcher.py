@@ -1,15 +1,19 @@
 """The engine: follow every number database, hand pending requests to a bounded pool.
 
-* Databases: the list of `numbers/...` databases is polled (cheap); where the server has
-  `_db_updates` (CouchDB with `_global_changes`), a longpoll on it wakes the loop and names
-  the databases that changed, so idle databases cost nothing.
-* Changes: one `feed=normal` read per changed database per pass, from an in-memory position;
-  no feed is held open per database. The checkpoint (`_local/kzcarrier-watcher`) advances
-  only past changes whose requests are finished.
-* The sweep (at start-up and every `sweep_interval`): the `_design/kzcarrier/requests` view
-  lists every unfinished request and every claim, so a change the feed missed, a crashed
-  worker's claim or a retry whose time has come is found. The feed is the fast path; the
-  sweep is what makes it correct.
+* Databases: the `numbers/...` databases are listed by key range (cheap), and prepared once
+  (design documents, checkpoint) a few at a time; where the server has `_db_updates`
+  (CouchDB with `_global_changes`), a longpoll on it wakes the loop and names the databases
+  that changed, so idle databases cost nothing.
+* Changes: one `feed=normal` read per changed database per pass, from an in-memory position.
+  A database changed in the last `hot_for` seconds is read every pass whatever
+  `_db_updates` says (CouchDB batches it); without `_db_updates` the others are read every
+  `cold_poll_interval`. The checkpoint (`_local/kzcarrier-watcher`) advances only past
+  changes whose requests are finished.
+* The sweep (every `sweep_interval`): the `_design/kzcarrier/requests` view lists every
+  unfinished request and every claim, so a crashed worker's claim or a retry whose time has
+  come is found. It reads the databases known to hold unfinished requests; a full sweep
+  over all of them runs at start-up and every `full_sweep_interval`. The feed is the fast
+  path; the sweep is what makes it correct.
 * Workers: each registers a heartbeat document in the `kzcarrier` database. A request is
   offered first to its owner by rendezvous hashing of the document id over the live
   workers; another worker takes it only after `steal_after` seconds, so N workers do not
@@ -34,11 +38,10 @@ from ..couch.client import Couch
 from ..errors import DocNotFound, StorageError
 from ..metrics import Metrics
 from ..model.config import Config
-from ..numbers import NUMBERS_PREFIX
 from ..search import purge_discovery
 from . import protocol, registry
 from .batch import Batch
-from .dbfeed import DbFeed, pending_since
+from .dbfeed import DbFeed, DbUpdates, pending_since, prepare
 from .gates import Gates
 from .journal import SERVICE_DB, lease_warnings
 from .processor import Processor
@@ -59,7 +62,12 @@ class WatchSettings:
     idle_sleep_max: float = 0.5
     batch: int = 500
     group_size: int = 100
-    purge_every: int = 20
+    purge_every: int = 20        # full sweeps between purges of expired discovery documents
+    full_sweep_interval: float = 600.0   # a sweep over every database; the others visit
+                                         # only databases with unfinished requests
+    hot_for: float = 60.0        # a database changed this recently is polled every pass
+    cold_poll_interval: float = 5.0      # the others, without `_db_updates`, this often
+    prepare_threads: int = 8     # databases first seen are prepared this many at a time
     read_ahead: int = 4          # requests handed to the pool, per slot (at least two groups)
     forget_workers_after: float = 20.0   # heartbeat intervals: then a dead worker's record goes
 
@@ -92,6 +100,10 @@ class Watcher:
         self._finished: dict[tuple[str, str], float] = {}
         self._live_workers: list[str] = [self.worker]
         self._dirty: set[str] = set()
+        # databases whose last look showed unfinished requests, and when that was
+        self._work: dict[str, float] = {}
+        self._next_full = 0.0
+        self._full_sweeps = 0
         self._db_updates_ok = False
         self.counts: dict[str, int] = {}
         self._sweeps = 0
@@ -128,7 +140,7 @@ class Watcher:
                     self._refresh_dbs()
                     next_dbs = now + self.settings.db_poll_interval
                 if once:
-                    while self._poll_feeds():
+                    while self._poll_feeds(everything=True):
                         pass  # read every feed to its end: it sees what no index lists
                     pending = self._sweep()
                     self._set_ready()
@@ -161,75 +173,51 @@ class Watcher:
         except StorageError as exc:
             log.warning("cannot list databases: %s", exc)
             return
-        for db in dbs:
-            if db not in self._feeds:
-                feed = DbFeed()
-                try:
-                    self.couch.install_design_docs(db)
-                    local = self.couch.get_local(db, CHECKPOINT)
-                except StorageError as exc:
-                    log.warning("cannot prepare %s: %s", db, exc)
-                    continue
-                seq = (local or {}).get("seq", 0)
-                try:
-                    seq = self.couch.profile.resume_from(seq, self.couch.db_info(db))
-                except StorageError:
-                    pass
-                feed.read_seq = feed.saved_seq = seq
+        new = [db for db in dbs if db not in self._feeds]
+        with ThreadPoolExecutor(max(1, min(len(new), self.settings.prepare_threads))) as pool:
+            prepared = list(pool.map(lambda db: prepare(self.couch, db, CHECKPOINT), new))
+        for db, feed in zip(new, prepared):
+            if feed is not None:
                 self._feeds[db] = feed
-                self._dirty.add(db)
+                with self._lock:
+                    self._dirty.add(db)
         for db in set(self._feeds) - set(dbs):
             self._feeds.pop(db)
 
     def _start_db_updates(self) -> None:
         """Where `_db_updates` answers, a longpoll on it tells which databases changed."""
-        if not self.couch.profile.db_updates:
-            return
-        try:
-            self.couch.client.get_db_updates(feed="normal", limit=1)
-        except Exception:  # 404 without _global_changes, 401 without admin: poll instead
-            return
-        self._db_updates_ok = True
-        threading.Thread(target=self._db_updates_loop, daemon=True,
-                         name="kzc-db-updates").start()
+        if DbUpdates(self.couch, self._changed, self._stop).start():
+            self._db_updates_ok = True
 
-    def _db_updates_loop(self) -> None:
-        since = "now"
-        while not self._stop.is_set():
-            try:
-                res = self.couch.client.get_db_updates(feed="longpoll", since=since,
-                                                       timeout=10000).get_result()
-            except Exception:
-                self._stop.wait(1.0)
-                continue
-            since = res.get("last_seq", since)
-            names = {r.get("db_name") for r in res.get("results", [])}
-            changed = {n for n in names if isinstance(n, str) and n.startswith(NUMBERS_PREFIX)}
-            if changed:
-                with self._lock:
-                    self._dirty.update(changed)
-                self._wake.set()
+    def _changed(self, dbs: set[str]) -> None:
+        with self._lock:
+            self._dirty.update(dbs)
+        self._wake.set()
 
-    def _poll_feeds(self) -> bool:
+    def _poll_feeds(self, everything: bool = False) -> bool:
         if self._backlogged():   # read no further ahead than the pool can take
             self._stop.wait(0.005)
             return True
-        if self._db_updates_ok:
-            with self._lock:
-                dbs, self._dirty = set(self._dirty), set()
-        else:
-            dbs = set(self._feeds)
+        now = time.monotonic()
+        with self._lock:
+            dbs, self._dirty = set(self._dirty), set()
+        for db, feed in self._feeds.items():
+            # recently changed databases are read every pass (`_db_updates` may come late:
+            # CouchDB batches it); without `_db_updates`, the others every cold interval
+            if everything or now - feed.changed_at < self.settings.hot_for or (
+                    not self._db_updates_ok and now >= feed.next_poll):
+                dbs.add(db)
         active = False
         for db in sorted(dbs):
             feed = self._feeds.get(db)
             if feed is None:
                 continue
+            feed.next_poll = now + self.settings.cold_poll_interval
 
             room = self._room()
             if room <= 0:
-                if self._db_updates_ok:
-                    with self._lock:
-                        self._dirty.add(db)
+                with self._lock:
+                    self._dirty.add(db)
                 active = True
                 continue
             try:
@@ -240,11 +228,15 @@ class Watcher:
                 continue
             docs = [row["doc"] for row in page.results
                     if not row.get("deleted") and protocol.is_pending(row.get("doc") or {})]
+            if docs:
+                with self._lock:       # the sweep looks after what the feed offered
+                    self._work[db] = time.monotonic()
             futures = self._offer_page(db, docs)
             if page.results and page.last_seq != feed.read_seq:
                 active = True
+                feed.changed_at = time.monotonic()
                 feed.batches.append((page.last_seq, futures, len(page.results)))
-                if self._db_updates_ok and len(page.results) >= min(self.settings.batch, room):
+                if len(page.results) >= min(self.settings.batch, room):
                     with self._lock:
                         self._dirty.add(db)
             feed.read_seq = page.last_seq
@@ -285,20 +277,31 @@ class Watcher:
 
     def _sweep(self) -> int:
         """Offer every unfinished request that is due; returns how many are unfinished.
-        Every `purge_every` sweeps, expired discovery documents are deleted too."""
+        A full sweep (at start, then every `full_sweep_interval`) reads every database's
+        index; the others read only the databases known to hold unfinished requests (seen
+        by a feed or by the last sweep). Every `purge_every` full sweeps, expired discovery
+        documents are deleted too."""
         self._sweeps += 1
         self.metrics.sweeps.inc()
         self.recovery.journal()
         self.recovery.account_copies()
         self.recovery.service_quantities()
-        if self._sweeps % self.settings.purge_every == 1:
-            for db in list(self._feeds):
-                purge_discovery(self.couch, db)
+        full = time.monotonic() >= self._next_full
+        if full:   # every database: what no feed showed this worker (another's claims)
+            self._next_full = time.monotonic() + self.settings.full_sweep_interval
+            self._full_sweeps += 1
+            targets = list(self._feeds)
+            if self._full_sweeps % self.settings.purge_every == 1:
+                for db in targets:
+                    purge_discovery(self.couch, db)
+        else:      # the databases with unfinished requests: the cost follows the work
+            with self._lock:
+                targets = [db for db in self._work if db in self._feeds]
         unfinished = waiting = 0
         now = protocol.now()
         began = time.monotonic()
         seen: set[tuple[str, str]] = set()
-        for db in list(self._feeds):
+        for db in targets:
             backlog, oldest = 0, None
             read_at = time.monotonic()
             try:
@@ -310,6 +313,8 @@ class Watcher:
             except StorageError as exc:
                 log.warning("sweep of %s: %s", db, exc)
                 unfinished += 1
+                with self._lock:
+                    self._work[db] = time.monotonic()
                 continue
             due = []
             for row in rows:
@@ -327,6 +332,11 @@ class Watcher:
                     due.append(doc)
                 elif (protocol.own_state(doc) or {}).get("next_attempt"):
                     waiting += 1
+            with self._lock:
+                if rows:     # unfinished here, this worker's or another's
+                    self._work[db] = time.monotonic()
+                elif self._work.get(db, read_at) < read_at:   # none since the view was read
+                    self._work.pop(db)
             self.metrics.backlog.labels(db).set(backlog)
             self.metrics.oldest_pending.labels(db).set(0 if oldest is None else now - oldest)
             self._offer_page(db, due, capped=True)   # in groups, the rest one by one

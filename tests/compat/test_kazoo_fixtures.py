@@ -55,3 +55,41 @@ def test_number_manager_defaults_are_kazoos(kazoo_fixtures_dir):
     for key, spec in kazoo["properties"].items():
         if "default" in spec and key != "classifiers":
             assert defaults[key] == spec["default"], key
+
+
+def test_the_toolkit_reads_kazoos_data_as_kazoo_stores_it(app, kazoo_fixtures_dir):
+    """Listings by state and by account find exactly the number documents KAZOO's
+    fixtures hold; the repairs and the crawler run over them as dry runs without a failure
+    that is not reported; every port request is in one of KAZOO's states."""
+    from kzcarrier.ops.services import Services
+    from kzcarrier.toolkit import listing
+    from kzcarrier.toolkit.columns import COLUMNS
+    from kzcarrier.toolkit.crawler import Crawler
+    from kzcarrier.toolkit.ports import STATES as PORT_STATES
+    from kzcarrier.toolkit.ports import state_of
+    from kzcarrier.toolkit.repair import Repairs
+    from kzcarrier.toolkit.scan import Scan, Selection
+
+    root = kazoo_fixtures_dir / "dbs"
+    assert load_directory(app.couch, root).failed == []
+    numbers = [json.loads(p.read_text()) for p in root.glob("numbers%2F*/docs/*.json")]
+    numbers = [d for d in numbers if d.get("pvt_type", "number") == "number"]
+    assert sorted(d["_id"] for d in Scan(app.couch).docs()) == sorted(d["_id"] for d in numbers)
+    for state in {d.get("pvt_state") for d in numbers if d.get("pvt_state")}:
+        want = sorted(d["_id"] for d in numbers if d.get("pvt_state") == state)
+        assert sorted(d["_id"] for d in Scan(app.couch, Selection(states=(state,))).docs()) \
+            == want, state
+    for owner in {d.get("pvt_assigned_to") for d in numbers if d.get("pvt_assigned_to")}:
+        want = sorted(d["_id"] for d in numbers if d.get("pvt_assigned_to") == owner)
+        assert sorted(d["_id"] for d in Scan(app.couch, Selection(accounts=(owner,))).docs()) \
+            == want, owner
+    rows = list(listing.rows(app.couch, app.config, Selection()))
+    assert len(rows) == len(numbers) and all(list(r) == list(COLUMNS) for r in rows)
+    repairs = Repairs(app.couch, app.store(), Services(app.couch, app.rules().classify))
+    for report in (repairs.copy_number_dbs_to_accounts(dry_run=True),
+                   repairs.remove_wrong_assigned_from_accounts(dry_run=True),
+                   repairs.fix_apps(dry_run=True), repairs.purge("deleted", dry_run=True)):
+        assert report.checked >= 0 and all(isinstance(v, str) for v in report.failed.values())
+    Crawler(app.couch, app.store(), app.config).crawl(dry_run=True)
+    for path in root.glob("port_requests/docs/*.json"):
+        assert state_of(json.loads(path.read_text())) in PORT_STATES, path.name

@@ -1,0 +1,118 @@
+"""Cost that follows the work, not the number of databases (issue: 10,000 databases).
+The figures at 1,000 and 10,000 databases are scripts/bench_scale.py's; these tests hold
+the rules that make them."""
+import dataclasses
+import time
+from collections import Counter
+
+from engine_helpers import CHILD, FAST, Background, db_of, request, wait_until
+
+from kzcarrier.engine import protocol
+from kzcarrier.engine.watcher import Watcher
+
+IDLE = [f"numbers/+12{i:02d}" for i in range(30)]
+BUSY = "+14155550188"
+# sweeps over every database only at start-up (within these tests)
+PARTIAL = dataclasses.replace(FAST, full_sweep_interval=3600.0)
+
+
+def idle_dbs(couch):
+    for db in IDLE:
+        couch.ensure_db(db)
+        couch.put(db, {"_id": db[-5:] + "5550000", "pvt_type": "number",
+                       "pvt_state": "available", "pvt_module_name": "knm_local"})
+
+
+def calls(couch, monkeypatch) -> Counter:
+    """From now on: how many requests `couch` sends, by what they are about."""
+    seen: Counter = Counter()
+    original = couch._call_raw
+
+    def counted(what, fn, *args, **kwargs):
+        seen[what] += 1
+        return original(what, fn, *args, **kwargs)
+
+    monkeypatch.setattr(couch, "_call_raw", counted)
+    return seen
+
+
+def views_read(seen: Counter) -> set[str]:
+    return {what.split(" of ", 1)[1] for what in seen if what.startswith("view kzcarrier/")}
+
+
+def test_a_sweep_reads_only_databases_with_unfinished_requests(loaded, monkeypatch):
+    c = loaded.couch
+    idle_dbs(c)
+    c.ensure_db(db_of(BUSY))
+    # a request another (live) worker is working on: unfinished, not this worker's
+    c.put(db_of(BUSY), {"_id": BUSY, "pvt_request": {"id": "r1", "operation": "move",
+                                                     "options": {"assign_to": CHILD}},
+                        "pvt_request_state": {"id": "r1", "status": "running",
+                                              "worker": "other",
+                                              "claim_expires": protocol.now() + 3600}})
+    w = Watcher(c, loaded.config, PARTIAL)
+    w._refresh_dbs()
+    seen = calls(c, monkeypatch)
+    w._sweep()
+    assert set(IDLE) <= views_read(seen)              # the first sweep reads every one
+    seen.clear()
+    w._sweep()
+    assert views_read(seen) == {db_of(BUSY)}          # then only where work is
+
+
+def test_a_request_the_feed_offered_is_looked_after_by_the_next_sweeps(loaded, acme):
+    """A first attempt that fails transiently is retried by a sweep: the database is on
+    the sweep's list because its feed offered the request, long before a full sweep."""
+    c = loaded.couch
+    idle_dbs(c)
+    c.ensure_db(db_of("+14155550199"))
+    c.put(db_of("+14155550199"), {"_id": "+14155550199", "pvt_state": "discovery",
+                                  "pvt_module_name": "knm_acme"})
+    with Background(c, loaded.config, "scale", settings=PARTIAL) as w:
+        assert w.ready.wait(30)
+        acme.TRANSIENT["+14155550199"] = 1       # first attempt: 503, retried after a backoff
+        request(c, "+14155550199", "move", assign_to=CHILD, auth_by=CHILD)
+        assert wait_until(lambda: not protocol.is_pending(c.get(db_of("+14155550199"),
+                                                                "+14155550199")), 30)
+    doc = c.get(db_of("+14155550199"), "+14155550199")
+    assert doc["pvt_request_state"]["status"] == "completed"
+
+
+def test_databases_are_prepared_with_two_requests_each(loaded, monkeypatch):
+    c = loaded.couch
+    idle_dbs(c)
+    for db in IDLE:
+        c.install_design_docs(db)     # in place, as after a first run
+    seen = calls(c, monkeypatch)
+    w = Watcher(c, loaded.config, PARTIAL)
+    w._refresh_dbs()
+    assert set(IDLE) <= set(w._feeds)
+    per_db = {db: sum(n for what, n in seen.items() if what.endswith(f" {db}")
+                      or f" from {db}" in what or f" of {db}" in what or f" in {db}" in what)
+              for db in IDLE}
+    assert max(per_db.values()) <= 2, per_db      # design documents in one read, checkpoint
+
+
+def test_idle_databases_wait_their_interval_and_active_ones_are_read_every_pass(
+        loaded, monkeypatch):
+    c = loaded.couch
+    idle_dbs(c)
+    c.ensure_db(db_of(BUSY))
+    slow = dataclasses.replace(PARTIAL, cold_poll_interval=3600.0, hot_for=1.0)
+    w = Watcher(c, loaded.config, slow)
+    w._refresh_dbs()
+    w._poll_feeds()                            # the first pass reads every database
+    time.sleep(1.2)                            # ... and now none of them changed lately
+    request(c, BUSY, "create", assign_to=CHILD)
+    w._poll_feeds(everything=True)             # its change is read: active now
+    w._poll_feeds()
+    seen = calls(c, monkeypatch)
+    for _ in range(3):
+        w._poll_feeds()
+        time.sleep(0.01)
+    feeds = Counter({what.split(" of ", 1)[1]: n for what, n in seen.items()
+                     if what.startswith("changes of")})
+    assert feeds[db_of(BUSY)] == 3, seen
+    assert not set(feeds) & set(IDLE)             # idle ones: not before their interval
+    w._poll_feeds(everything=True)                # `watch --once` reads them all
+    w.stop()
