@@ -7,7 +7,8 @@ databases on the same server, each figure and its growth ratio against the 1,000
                  completed request, and the requests it sent CouchDB meanwhile
     restart      a second watcher on the same databases (checkpoints written): requests
                  it sends before it is ready (nothing is re-read in full)
-    idle         requests per minute to CouchDB with nothing to do (20 s measured)
+    idle         requests per minute to CouchDB with nothing to do (20 s measured, once the
+                 burst's databases are no longer active)
     sweep        one recovery sweep with nothing pending: requests and time
     latency      one request written into a recently active database, write -> completed
                  (the median of 20), and into a database idle since start-up
@@ -126,7 +127,7 @@ def measure(url: str, n_dbs: int) -> dict[str, float]:
     out["all 1k requests s"] = time.perf_counter() - t0
     out["start-up CouchDB requests"] = counter.count
     watcher.ready.wait(300)
-    time.sleep(2)
+    time.sleep(SETTINGS.hot_for + 2)    # the burst's databases are no longer "active"
     before = counter.count
     time.sleep(20)
     out["idle requests/min"] = (counter.count - before) * 3

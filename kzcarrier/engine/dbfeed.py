@@ -24,7 +24,7 @@ class DbFeed:
     # (seq after the page, the page's futures, how many changes it held)
     batches: list[tuple[Any, list[Future[str]], int]] = field(default_factory=list)
     saved_seq: Any = None
-    changed_at: float = float("-inf")   # when its feed last showed a change (monotonic)
+    changed_at: float = float("-inf")   # when its feed last showed a request (monotonic)
     next_poll: float = 0.0              # when a database not changed lately is read again
 
     def lag(self) -> int:

@@ -65,7 +65,7 @@ class WatchSettings:
     purge_every: int = 20        # full sweeps between purges of expired discovery documents
     full_sweep_interval: float = 600.0   # a sweep over every database; the others visit
                                          # only databases with unfinished requests
-    hot_for: float = 60.0        # a database changed this recently is polled every pass
+    hot_for: float = 30.0        # a database with a request this recently: read every pass
     cold_poll_interval: float = 5.0      # the others, without `_db_updates`, this often
     prepare_threads: int = 8     # databases first seen are prepared this many at a time
     read_ahead: int = 4          # requests handed to the pool, per slot (at least two groups)
@@ -228,13 +228,13 @@ class Watcher:
                 continue
             docs = [row["doc"] for row in page.results
                     if not row.get("deleted") and protocol.is_pending(row.get("doc") or {})]
-            if docs:
-                with self._lock:       # the sweep looks after what the feed offered
-                    self._work[db] = time.monotonic()
+            if docs:   # active: read every pass for a while; the sweep looks after it
+                feed.changed_at = time.monotonic()
+                with self._lock:
+                    self._work[db] = feed.changed_at
             futures = self._offer_page(db, docs)
             if page.results and page.last_seq != feed.read_seq:
                 active = True
-                feed.changed_at = time.monotonic()
                 feed.batches.append((page.last_seq, futures, len(page.results)))
                 if len(page.results) >= min(self.settings.batch, room):
                     with self._lock:
@@ -291,7 +291,7 @@ class Watcher:
             self._next_full = time.monotonic() + self.settings.full_sweep_interval
             self._full_sweeps += 1
             targets = list(self._feeds)
-            if self._full_sweeps % self.settings.purge_every == 1:
+            if self._full_sweeps % self.settings.purge_every == 0:   # not at start-up
                 for db in targets:
                     purge_discovery(self.couch, db)
         else:      # the databases with unfinished requests: the cost follows the work
