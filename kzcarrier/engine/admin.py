@@ -5,6 +5,7 @@ from typing import Any
 
 from ..amqp.outbox import Outbox
 from ..couch.client import Couch
+from ..couch.paging import iter_view
 from ..errors import DocNotFound, KzError, NotFound
 from ..numbers import NumberRules, number_db
 from ..ops.services import Services
@@ -22,7 +23,7 @@ def status(couch: Couch, heartbeat_interval: float = 5.0) -> dict[str, Any]:
             counts[row["key"]] = row["value"]
         oldest = None
         stale = 0
-        for row in couch.view(db, "kzcarrier", "requests", include_docs=True):
+        for row in iter_view(couch, db, "kzcarrier", "requests"):
             doc = row.get("doc") or {}
             st = protocol.own_state(doc)
             if st is None:

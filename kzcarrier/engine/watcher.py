@@ -35,6 +35,7 @@ from typing import Any, Callable, Sequence
 
 from ..carriers import CarrierContext
 from ..couch.client import Couch
+from ..couch.paging import iter_view
 from ..errors import DocNotFound, StorageError
 from ..metrics import Metrics
 from ..model.config import Config
@@ -306,10 +307,10 @@ class Watcher:
             read_at = time.monotonic()
             try:
                 try:
-                    rows = self.couch.view(db, "kzcarrier", "requests", include_docs=True)
+                    rows = list(iter_view(self.couch, db, "kzcarrier", "requests"))
                 except DocNotFound:   # deleted and created again, or its index removed
                     self._start_over(db)
-                    rows = self.couch.view(db, "kzcarrier", "requests", include_docs=True)
+                    rows = list(iter_view(self.couch, db, "kzcarrier", "requests"))
             except StorageError as exc:
                 log.warning("sweep of %s: %s", db, exc)
                 unfinished += 1
