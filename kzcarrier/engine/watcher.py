@@ -12,8 +12,8 @@
 * The sweep (every `sweep_interval`): the `_design/kzcarrier/requests` view lists every
   unfinished request and every claim, so a crashed worker's claim or a retry whose time has
   come is found. It reads the databases known to hold unfinished requests; a full sweep
-  over all of them runs at start-up and every `full_sweep_interval`. The feed is the fast
-  path; the sweep is what makes it correct.
+  over all of them runs every `full_sweep_interval` (`--once` begins with one). The feed is
+  the fast path; the sweep is what makes it correct.
 * Workers: each registers a heartbeat document in the `kzcarrier` database. A request is
   offered first to its owner by rendezvous hashing of the document id over the live
   workers; another worker takes it only after `steal_after` seconds, so N workers do not
@@ -126,7 +126,8 @@ class Watcher:
             log.warning("lease: %s", warning)
         self._heartbeat()
         self._refresh_dbs()
-        if not once:
+        if not once:   # the feeds, from their checkpoints, show what is unfinished
+            self._next_full = time.monotonic() + self.settings.full_sweep_interval
             self._start_db_updates()
             threading.Thread(target=self._sweep_loop, daemon=True, name="kzc-sweep").start()
         next_dbs = next_beat = 0.0
@@ -278,8 +279,8 @@ class Watcher:
 
     def _sweep(self) -> int:
         """Offer every unfinished request that is due; returns how many are unfinished.
-        A full sweep (at start, then every `full_sweep_interval`) reads every database's
-        index; the others read only the databases known to hold unfinished requests (seen
+        A full sweep (every `full_sweep_interval`; `--once` starts with one) reads every
+        database's index; the others read only the databases known to hold unfinished requests (seen
         by a feed or by the last sweep). Every `purge_every` full sweeps, expired discovery
         documents are deleted too."""
         self._sweeps += 1

@@ -116,3 +116,17 @@ def test_idle_databases_wait_their_interval_and_active_ones_are_read_every_pass(
     assert not set(feeds) & set(IDLE)             # idle ones: not before their interval
     w._poll_feeds(everything=True)                # `watch --once` reads them all
     w.stop()
+
+
+def test_a_live_watcher_starts_without_reading_every_index(loaded, monkeypatch):
+    """Its feeds resume from checkpoints: an idle database costs its preparation and
+    feed reads at start, not an index read (the full sweep comes later)."""
+    c = loaded.couch
+    idle_dbs(c)
+    seen = calls(c, monkeypatch)
+    with Background(c, loaded.config, "start", settings=PARTIAL) as w:
+        assert w.ready.wait(30)
+        time.sleep(1.0)
+    assert not views_read(seen) & set(IDLE)
+    assert {what.split(" of ", 1)[1] for what in seen if what.startswith("changes of")} \
+        >= set(IDLE)
