@@ -67,9 +67,10 @@ def serving(watcher: Any, address: tuple[str, int] | None) -> Iterator[None]:
 @click.option("--worker-id", default=None, help="Name of this worker (default: host-pid-random).")
 @click.option("--heartbeat-interval", default=5.0, show_default=True,
               help="Seconds between worker heartbeats; a worker silent for three is gone.")
-@click.option("--crawl-interval", default=3600.0, show_default=True,
+@click.option("--crawl-interval", default=86400.0, show_default=True,
               help="Seconds between runs of the number crawler (aging numbers made "
-              "available, expired discovery and deleted documents purged); 0: off. "
+              "available, expired discovery and deleted documents purged; KAZOO's "
+              "crawler_timer_ms is a day); 0: off. "
               "`watch --once` crawls once before it exits.")
 @logging_options
 @http_option

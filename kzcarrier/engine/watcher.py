@@ -5,8 +5,8 @@
   (CouchDB with `_global_changes`), a longpoll on it wakes the loop and names the databases
   that changed, so idle databases cost nothing.
 * Changes: one `feed=normal` read per changed database per pass, from an in-memory position.
-  A database changed in the last `hot_for` seconds is read every pass whatever
-  `_db_updates` says (CouchDB batches it); without `_db_updates` the others are read every
+  A database whose feed showed a request in the last `hot_for` seconds is read every pass
+  whatever `_db_updates` says (CouchDB batches it); without `_db_updates` the others are read every
   `cold_poll_interval`. The checkpoint (`_local/kzcarrier-watcher`) advances only past
   changes whose requests are finished.
 * The sweep (every `sweep_interval`): the `_design/kzcarrier/requests` view lists every
@@ -204,7 +204,7 @@ class Watcher:
         with self._lock:
             dbs, self._dirty = set(self._dirty), set()
         for db, feed in self._feeds.items():
-            # recently changed databases are read every pass (`_db_updates` may come late:
+            # recently active databases are read every pass (`_db_updates` may come late:
             # CouchDB batches it); without `_db_updates`, the others every cold interval
             if everything or now - feed.changed_at < self.settings.hot_for or (
                     not self._db_updates_ok and now >= feed.next_poll):
