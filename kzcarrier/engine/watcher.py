@@ -64,10 +64,10 @@ class WatchSettings:
     batch: int = 500
     group_size: int = 100
     purge_every: int = 20        # full sweeps between purges of expired discovery documents
-    full_sweep_interval: float = 600.0   # a sweep over every database; the others visit
-                                         # only databases with unfinished requests
+    full_sweep_interval: float = 600.0   # a sweep over every database (see _sweep)
     hot_for: float = 30.0        # a database with a request this recently: read every pass
     cold_poll_interval: float = 5.0      # the others, without `_db_updates`, this often
+    cold_per_pass: int = 200     # ... at most this many per pass (active ones wait for none)
     prepare_threads: int = 8     # databases first seen are prepared this many at a time
     read_ahead: int = 4          # requests handed to the pool, per slot (at least two groups)
     forget_workers_after: float = 20.0   # heartbeat intervals: then a dead worker's record goes
@@ -188,8 +188,7 @@ class Watcher:
 
     def _start_db_updates(self) -> None:
         """Where `_db_updates` answers, a longpoll on it tells which databases changed."""
-        if DbUpdates(self.couch, self._changed, self._stop).start():
-            self._db_updates_ok = True
+        self._db_updates_ok = DbUpdates(self.couch, self._changed, self._stop).start()
 
     def _changed(self, dbs: set[str]) -> None:
         with self._lock:
@@ -197,18 +196,22 @@ class Watcher:
         self._wake.set()
 
     def _poll_feeds(self, everything: bool = False) -> bool:
-        if self._backlogged():   # read no further ahead than the pool can take
+        if self._room() <= 0:   # read no further ahead than the pool can take
             self._stop.wait(0.005)
             return True
         now = time.monotonic()
         with self._lock:
             dbs, self._dirty = set(self._dirty), set()
+        cold = []
         for db, feed in self._feeds.items():
             # recently active databases are read every pass (`_db_updates` may come late:
-            # CouchDB batches it); without `_db_updates`, the others every cold interval
-            if everything or now - feed.changed_at < self.settings.hot_for or (
-                    not self._db_updates_ok and now >= feed.next_poll):
+            # CouchDB batches it); without `_db_updates`, the others every cold interval,
+            # the most overdue first, a bounded number per pass
+            if everything or now - feed.changed_at < self.settings.hot_for:
                 dbs.add(db)
+            elif not self._db_updates_ok and now >= feed.next_poll:
+                cold.append((feed.next_poll, db))
+        dbs.update(db for _, db in sorted(cold)[:self.settings.cold_per_pass])
         active = False
         for db in sorted(dbs):
             feed = self._feeds.get(db)
@@ -280,9 +283,8 @@ class Watcher:
     def _sweep(self) -> int:
         """Offer every unfinished request that is due; returns how many are unfinished.
         A full sweep (every `full_sweep_interval`; `--once` starts with one) reads every
-        database's index; the others read only the databases known to hold unfinished requests (seen
-        by a feed or by the last sweep). Every `purge_every` full sweeps, expired discovery
-        documents are deleted too."""
+        database's index, and every `purge_every` of them purges expired discovery
+        documents; the others read the databases known to hold unfinished requests."""
         self._sweeps += 1
         self.metrics.sweeps.inc()
         self.recovery.journal()
@@ -373,9 +375,6 @@ class Watcher:
     def _limit(self) -> int:
         return max(self.settings.read_ahead * self.settings.pool_size,
                    2 * self.settings.group_size)
-
-    def _backlogged(self) -> bool:
-        return self._room() <= 0
 
     def _set_ready(self) -> None:
         self.ready.set()

@@ -130,3 +130,23 @@ def test_a_live_watcher_starts_without_reading_every_index(loaded, monkeypatch):
     assert not views_read(seen) & set(IDLE)
     assert {what.split(" of ", 1)[1] for what in seen if what.startswith("changes of")} \
         >= set(IDLE)
+
+
+def test_idle_databases_due_together_are_read_a_bounded_number_per_pass(loaded, monkeypatch):
+    """Thousands of idle databases on a server without `_db_updates` never make one pass
+    so long that an active database waits for all of them; the most overdue go first."""
+    c = loaded.couch
+    idle_dbs(c)
+    bounded = dataclasses.replace(PARTIAL, cold_poll_interval=0.0, cold_per_pass=5,
+                                  hot_for=0.0)
+    w = Watcher(c, loaded.config, bounded)
+    w._refresh_dbs()
+    w._poll_feeds(everything=True)
+    seen = calls(c, monkeypatch)
+    read: list[set] = []
+    for _ in range(6):
+        seen.clear()
+        w._poll_feeds()
+        read.append({what.split(" of ", 1)[1] for what in seen if what.startswith("changes")})
+    assert all(len(r) == 5 for r in read)
+    assert len(set().union(*read)) == 30           # the most overdue first: none twice
