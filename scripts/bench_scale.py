@@ -165,6 +165,8 @@ def main() -> None:
         try:
             print(f"{n} databases:", flush=True)
             results.append(measure(url or server.url, n))
+            for key, value in results[-1].items():
+                print(f"    {key:<32}{value:>10.1f}", flush=True)
         finally:
             if server is not None:
                 server.stop()

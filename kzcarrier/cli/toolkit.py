@@ -22,15 +22,23 @@ from .common import EXIT_ERROR, emit
 from .numbers import number
 
 
-def selection_options(fn: Any) -> Any:
-    for opt in reversed((
-        click.option("--account", default=None, help="Numbers assigned to this account."),
-        click.option("--descendants", is_flag=True, help="... and to its sub-accounts."),
-        click.option("--state", "states", multiple=True, help="Only this state (repeatable)."),
-        click.option("--module", default=None, help="Only this carrier module (knm_...)."),
-        click.option("--prefix", default=None, help="Only numbers starting so (+1415...)."),
-    )):
-        fn = opt(fn)
+SELECTION = {
+    "account": click.option("--account", default=None,
+                            help="Numbers assigned to this account."),
+    "descendants": click.option("--descendants", is_flag=True,
+                                help="... and to its sub-accounts."),
+    "state": click.option("--state", "states", multiple=True,
+                          help="Only this state (repeatable)."),
+    "module": click.option("--module", default=None,
+                           help="Only this carrier module (knm_...)."),
+    "prefix": click.option("--prefix", default=None,
+                           help="Only numbers starting so (+1415...)."),
+}
+
+
+def selection_options(fn: Any, only: tuple[str, ...] = tuple(SELECTION)) -> Any:
+    for name in reversed(only):
+        fn = SELECTION[name](fn)
     return fn
 
 
@@ -133,13 +141,13 @@ def number_lookup(app: App, num: str, as_json: bool) -> None:
 @number.command("convert-carrier")
 @click.argument("source")
 @click.argument("target")
-@selection_options
+@lambda fn: selection_options(fn, only=("account", "descendants", "prefix"))
 @click.option("--dry-run", is_flag=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def number_convert_carrier(app: App, source: str, target: str, account: str | None,
-                           descendants: bool, states: tuple[str, ...], module: str | None,
-                           prefix: str | None, dry_run: bool, as_json: bool) -> None:
+                           descendants: bool, prefix: str | None, dry_run: bool,
+                           as_json: bool) -> None:
     """Move every number of carrier module SOURCE to TARGET (convert_carrier_module)."""
     sel = _selection(app, account, descendants, (), None, prefix)
     with app.announcing():
