@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -38,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "plugins"))
 
 from kzcarrier.app import App, Settings  # noqa: E402
-from kzcarrier.couch.embedded import EmbeddedServer  # noqa: E402
+from kzcarrier.couch.embedded import url_or_embedded  # noqa: E402
 from kzcarrier.engine.processor import Processor  # noqa: E402
 from kzcarrier.engine.watcher import Watcher, WatchSettings  # noqa: E402
 from kzcarrier.numbers import account_db  # noqa: E402
@@ -264,12 +263,7 @@ def two_workers(app: App, n: int) -> None:
 def main() -> None:
     quick = "--quick" in sys.argv
     os.environ.setdefault("PYTHONPATH", str(ROOT / "tests" / "plugins"))
-    url = os.environ.get("KZCARRIER_BENCH_COUCH_URL")
-    server = None
-    if not url:
-        server = EmbeddedServer(Path(tempfile.mkdtemp()), in_memory=True).start()
-        url = server.url
-    try:
+    with url_or_embedded(os.environ.get("KZCARRIER_BENCH_COUCH_URL")) as url:
         app = App(Settings(couch_url=url))
         print(f"server: {app.couch.profile.vendor} {app.couch.profile.version}")
         throughput(app, 200 if quick else 2000)
@@ -281,9 +275,6 @@ def main() -> None:
         print("\ntargets (this run, this server):")
         for target, figure, met in VERDICTS:
             print(f"  {'PASS' if met else 'MISS'}  {target:<46}{figure}")
-    finally:
-        if server:
-            server.stop()
 
 
 if __name__ == "__main__":

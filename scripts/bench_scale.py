@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -31,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from kzcarrier.app import App, Settings
-from kzcarrier.couch.embedded import EmbeddedServer
+from kzcarrier.couch.embedded import url_or_embedded
 from kzcarrier.engine import protocol
 from kzcarrier.engine.watcher import Watcher, WatchSettings
 
@@ -159,17 +158,11 @@ def main() -> None:
     url = os.environ.get("KZCARRIER_BENCH_COUCH_URL")
     results = []
     for n in sizes:
-        server = None
-        if not url:
-            server = EmbeddedServer(Path(tempfile.mkdtemp()), in_memory=True).start()
-        try:
+        with url_or_embedded(url) as server_url:    # a fresh embedded server per size
             print(f"{n} databases:", flush=True)
-            results.append(measure(url or server.url, n))
+            results.append(measure(server_url, n))
             for key, value in results[-1].items():
                 print(f"    {key:<32}{value:>10.1f}", flush=True)
-        finally:
-            if server is not None:
-                server.stop()
     base, big = results
     print(f"\n{'figure':<32}{sizes[0]:>12}{sizes[1]:>12}{'growth':>9}")
     for key in base:

@@ -17,12 +17,10 @@ from __future__ import annotations
 import os
 import resource
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from kzcarrier.app import App, Settings
-from kzcarrier.couch.embedded import EmbeddedServer
+from kzcarrier.couch.embedded import url_or_embedded
 from kzcarrier.toolkit import listing
 from kzcarrier.toolkit.scan import Selection
 
@@ -70,12 +68,7 @@ def list_csv(app: App, selection: Selection) -> int:
 
 def main() -> None:
     total = 10_000 if "--quick" in sys.argv else 100_000
-    url = os.environ.get("KZCARRIER_BENCH_COUCH_URL")
-    server = None
-    if not url:
-        server = EmbeddedServer(Path(tempfile.mkdtemp()), in_memory=True).start()
-        url = server.url
-    try:
+    with url_or_embedded(os.environ.get("KZCARRIER_BENCH_COUCH_URL")) as url:
         app = App(Settings(couch_url=url))
         print(f"server: {app.couch.profile.vendor} {app.couch.profile.version}")
         seeded, dbs = timed(lambda: seed(app, total))
@@ -95,9 +88,6 @@ def main() -> None:
               f"{base / one_s:.1f}x faster than the scan")
         print(f"memory     listing all: peak RSS grew {max(0, rss_list - rss_scan) / 1024:.0f} "
               f"MB beyond the scan's peak")
-    finally:
-        if server is not None:
-            server.stop()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from ..toolkit.scan import Selection, descendants
 from .common import EXIT_ERROR, emit
 from .numbers import number
 
-
 SELECTION = {
     "account": click.option("--account", default=None,
                             help="Numbers assigned to this account."),

@@ -20,8 +20,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 
@@ -112,3 +115,14 @@ class EmbeddedServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextmanager
+def url_or_embedded(url: str | None) -> Iterator[str]:
+    """`url` (a CouchDB the caller names), or a throwaway in-memory embedded server's for
+    as long as the block runs (the benchmarks)."""
+    if url:
+        yield url
+        return
+    with EmbeddedServer(Path(tempfile.mkdtemp()), in_memory=True) as server:
+        yield server.url

@@ -66,8 +66,8 @@ class WatchSettings:
     purge_every: int = 20        # full sweeps between purges of expired discovery documents
     full_sweep_interval: float = 600.0   # a sweep over every database (see _sweep)
     hot_for: float = 30.0        # a database with a request this recently: read every pass
-    cold_poll_interval: float = 5.0      # the others, without `_db_updates`, this often
-    cold_per_pass: int = 200     # ... at most this many per pass (active ones wait for none)
+    cold_poll_interval: float = 0.0      # the others, without `_db_updates`, as often as
+    cold_per_pass: int = 200     # this many a pass allow, most overdue first
     prepare_threads: int = 8     # databases first seen are prepared this many at a time
     read_ahead: int = 4          # requests handed to the pool, per slot (at least two groups)
     forget_workers_after: float = 20.0   # heartbeat intervals: then a dead worker's record goes
