@@ -48,6 +48,7 @@ class Task:
     def run(self, rows: Iterable[Mapping[str, str]]) -> Iterator[dict[str, str]]:
         admin = self.ops.accounts(self.auth_by).is_admin(self.auth_by)
         modules = set(carriers.available())
+        names = _Names(self.names)
         for row in rows:
             row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
             try:
@@ -60,7 +61,7 @@ class Task:
                 yield {**{c: row.get(c, "") for c in COLUMNS}, "error": _text(outcome.error)}
                 continue
             doc = outcome.doc or {"_id": row["e164"]}
-            yield {**row_of(doc, _Names(self.names)), "error": ""}
+            yield {**row_of(doc, names), "error": ""}
 
     def _apply(self, row: dict[str, str], admin: bool) -> Any:
         num = row["e164"]
