@@ -11,9 +11,8 @@ import click
 from ..app import App
 from ..engine.journal import copies_pending
 from ..errors import KzError
-from ..model.config import NUMBER_MANAGER, parse_value
+from ..model.config import parse_value
 from ..ops.model import Options
-from ..ops.store import NumberStore
 from ..sync.loader import load_directory
 from .common import EXIT_ERROR, emit
 
@@ -53,9 +52,7 @@ def number() -> None:
 @click.pass_obj
 def number_show(app: App, num: str, as_json: bool) -> None:
     """Show NUM's document in the KAZOO 4.x/5.x shape."""
-    store = NumberStore(app.couch, app.rules(),
-                        app.config.get(NUMBER_MANAGER, "available_module_name"))
-    pn = store.fetch(num)
+    pn = app.store().fetch(num)
     doc = pn.to_json()
     if as_json:
         emit(doc, True)

@@ -13,6 +13,7 @@ from ..app import App
 from ..errors import KzError
 from ..ops.services import Services
 from ..toolkit import bulk, listing
+from ..toolkit.columns import COLUMNS
 from ..toolkit.crawler import Crawler
 from ..toolkit.lookup import lookup
 from ..toolkit.ports import PortRequests
@@ -109,8 +110,6 @@ def number_export(app: App, account: str | None, descendants: bool, states: tupl
 def number_import(app: App, file: IO[str], action: str, account: str | None, auth_by: str,
                   accept_charges: bool, output: IO[str]) -> None:
     """Run a kt_numbers CSV: one result row per input row; a bad row changes nothing."""
-    from ..toolkit.columns import COLUMNS
-
     task = bulk.Task(app.ops(), action, account, auth_by, accept_charges,
                      names=lambda a: (app.config.account(a) or {}).get("name", ""))
     writer = csv.DictWriter(output, fieldnames=[*COLUMNS, "error"], lineterminator="\n")

@@ -11,6 +11,9 @@ quote (`charges.py`).
 """
 from __future__ import annotations
 
+from typing import Any
+
+from ..couch.client import Couch
 from ..errors import (
     AssignFailure,
     Forbidden,
@@ -39,8 +42,19 @@ from .pipeline import Pipeline
 
 __all__ = ["Ops", "Options", "Outcome", "Result", "Hooks", "Plan"]
 
+PORT_REQUESTS = "port_requests"
 CREATABLE_EXISTING = ("aging", "available", "port_in")
 RELEASABLE = ("released", "reserved", "port_in", "in_service")
+
+
+def active_ports(couch: Couch, numbers: list[str]) -> dict[str, dict[str, Any]]:
+    """Normalised numbers in an active (submitted, pending, scheduled) port request: its
+    `port_requests/port_in_numbers` row (`id` the request, `value` its account)."""
+    if not numbers or not couch.db_exists(PORT_REQUESTS, cached=True):
+        return {}
+    couch.install_design_docs(PORT_REQUESTS)
+    rows = couch.view(PORT_REQUESTS, "port_requests", "port_in_numbers", keys=numbers)
+    return {row["key"]: row for row in rows}
 
 
 class Ops(Pipeline):
@@ -110,11 +124,7 @@ class Ops(Pipeline):
                 nums.append(self.rules.parse(raw))
             except KzError:
                 continue
-        if not nums or not self.couch.db_exists("port_requests", cached=True):
-            return set()
-        self.couch.install_design_docs("port_requests")
-        rows = self.couch.view("port_requests", "port_requests", "port_in_numbers", keys=nums)
-        return {row["key"] for row in rows}
+        return set(active_ports(self.couch, nums))
 
     def _not_porting(self, pn: PhoneNumber) -> None:
         """A stored search result is bought by move or reserve: not while it is being

@@ -36,9 +36,6 @@ _FEATURE_CELLS = {
     "failover.sip": ("failover", "sip", ("failover", "sip")),
 }
 _BOOLEAN = {"cnam.inbound", "prepend.enabled", "force_outbound"}
-# cells an import reads but does not set (they come from the engine)
-IGNORED_ON_INPUT = {"account_name", "previously_assigned_to", "state", "created", "modified",
-                    "used_by", "ported_in", "carrier_module", "account_id", "e164"}
 
 
 def _cell(value: Any) -> str:

@@ -8,9 +8,9 @@ from typing import IO, Iterator
 
 from ..couch.client import Couch
 from ..couch.paging import iter_all_docs
-from ..model.config import NUMBER_MANAGER, Config
+from ..model.config import ACCOUNTS, NUMBER_MANAGER, Config
 from .columns import COLUMNS, row_of
-from .scan import ACCOUNTS, Scan, Selection
+from .scan import Scan, Selection
 
 FORMATS = ("table", "json", "csv")
 TABLE = (("e164", 16), ("state", 11), ("carrier_module", 18), ("account_id", 34),

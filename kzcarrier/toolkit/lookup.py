@@ -10,7 +10,7 @@ from ..errors import NotFound
 from ..model.config import NUMBER_MANAGER, Config
 from ..model.document import LOCAL_MODULES
 from ..numbers import NumberRules, number_db
-from .ports import PORT_REQUESTS
+from ..ops.operations import PORT_REQUESTS, active_ports
 
 ROUTABLE = ("in_service", "port_in")
 
@@ -20,7 +20,7 @@ def lookup(couch: Couch, config: Config, rules: NumberRules, number: str) -> dic
     doc = couch.get(number_db(num), num, missing_ok=True) \
         if couch.db_exists(number_db(num)) else None
     if doc is None or doc.get("pvt_state") == "deleted":
-        port = _active_port(couch, num)
+        port = active_ports(couch, [num]).get(num)
         if port is None:
             raise NotFound(num)
         return {"number": num, "account_id": port["value"], "routable": True,
@@ -51,11 +51,3 @@ def lookup(couch: Couch, config: Config, rules: NumberRules, number: str) -> dic
         "source": number_db(num),
     }
 
-
-def _active_port(couch: Couch, num: str) -> dict[str, Any] | None:
-    """The active (submitted, pending, scheduled) port request holding `num`."""
-    if not couch.db_exists(PORT_REQUESTS, cached=True):
-        return None
-    couch.install_design_docs(PORT_REQUESTS)
-    rows = couch.view(PORT_REQUESTS, "port_requests", "port_in_numbers", keys=[num])
-    return rows[0] if rows else None

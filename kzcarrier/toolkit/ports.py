@@ -16,10 +16,9 @@ from ..model.auth import SYSTEM
 from ..model.config import NUMBER_MANAGER
 from ..model.document import now_gregorian
 from ..ops.model import Options
-from ..ops.operations import Ops
+from ..ops.operations import PORT_REQUESTS, Ops
 from .repair import apps_of
 
-PORT_REQUESTS = "port_requests"
 STATES = ("unconfirmed", "submitted", "pending", "scheduled", "completed", "rejected",
           "canceled")
 ALLOWED_FROM = {

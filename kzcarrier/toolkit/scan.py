@@ -16,10 +16,10 @@ from typing import Any, Iterator
 from ..couch.client import Couch
 from ..couch.paging import PAGE, iter_all_docs, iter_view
 from ..errors import DocNotFound, KzError
+from ..model.config import ACCOUNTS
 from ..model.document import STATES
 from ..numbers import NUMBERS_PREFIX, number_db
 
-ACCOUNTS = "accounts"
 HIGH = {}   # sorts after every string, number and list in CouchDB's collation
 
 
