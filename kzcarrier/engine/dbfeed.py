@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -52,6 +53,60 @@ def prepare(couch: Couch, db: str, checkpoint: str) -> DbFeed | None:
         log.warning("cannot prepare %s: %s", db, exc)
         return None
     return DbFeed(read_seq=seq, saved_seq=seq)
+
+
+class ColdPoll:
+    """Without `_db_updates`: one thread looks at the databases not active lately, one
+    read at a time and at most `per_second` a second, each at most every `interval`
+    seconds, the most overdue first, and names those whose feed moved. The watcher's loop
+    reads only active and named databases, so its pace (an active database's latency) does
+    not depend on how many are idle; the idle ones cost a bounded rate of small reads."""
+
+    def __init__(self, couch: Couch, feeds: Callable[[], dict[str, DbFeed]], hot_for: float,
+                 interval: float, per_second: float, changed: Callable[[set[str]], None],
+                 stop: threading.Event):
+        self.couch = couch
+        self.feeds = feeds
+        self.hot_for = hot_for
+        self.interval = interval
+        self.per_second = per_second
+        self.changed = changed
+        self.stop = stop
+
+    def start(self) -> None:
+        threading.Thread(target=self._loop, daemon=True, name="kzc-cold-poll").start()
+
+    def due(self, now: float) -> list[str]:
+        feeds = list(self.feeds().items())
+        return [db for _, db in sorted((f.next_poll, db) for db, f in feeds
+                                       if now - f.changed_at >= self.hot_for
+                                       and now >= f.next_poll)]
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            due = self.due(time.monotonic())
+            if not due:
+                self.stop.wait(min(self.interval, 0.1) or 0.01)
+            for db in due:
+                if self.stop.is_set():
+                    return
+                began = time.monotonic()
+                self.look(db, began)
+                self.stop.wait(max(0.0, 1.0 / self.per_second - (time.monotonic() - began)))
+
+    def look(self, db: str, now: float) -> None:
+        feed = self.feeds().get(db)
+        if feed is None:
+            return
+        feed.next_poll = now + self.interval
+        since = feed.read_seq
+        try:
+            page = self.couch.changes(db, since or 0, limit=1, include_docs=False)
+        except StorageError as exc:
+            log.debug("cold look at %s: %s", db, exc)
+            return
+        if page.results and page.last_seq != since:
+            self.changed({db})
 
 
 class DbUpdates:

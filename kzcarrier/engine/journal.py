@@ -205,14 +205,20 @@ class Journal:
         return self.couch.get(SERVICE_DB, intent_id(number, request_id), missing_ok=True)
 
     def acquire(self, db: str, number: str, request_id: str, action: str, carrier: str,
-                ttl: float, request: dict[str, Any] | None = None) -> Lease:
+                ttl: float, request: dict[str, Any] | None = None,
+                first: bool = False) -> Lease:
         """The lease on the request's intent, creating it; Busy while another worker is
         seen holding it. `Lease.prior` says what was known before: None (new), `clear`,
-        `unknown` (ask the carrier first), `called` or `applied` (apply `Lease.result`)."""
+        `unknown` (ask the carrier first), `called` or `applied` (apply `Lease.result`).
+        `first`: the request's first attempt (no intent expected: not read first)."""
         doc_id = intent_id(number, request_id)
         self.couch.ensure_db(SERVICE_DB)
-        for _ in range(10):
-            current = self.couch.resolve(SERVICE_DB, doc_id, merge_intent)
+        current: dict[str, Any] | None = None
+        for attempt in range(10):
+            # a first attempt writes its intent without reading first: none exists unless
+            # another attempt made it, and then the write is refused and the intent read
+            if attempt or not first:
+                current = self.couch.resolve(SERVICE_DB, doc_id, merge_intent)
             token = uuid.uuid4().hex
             if current is None:
                 doc = {"_id": doc_id, "type": "intent", "db": db, "number": number,

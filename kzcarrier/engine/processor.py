@@ -205,7 +205,8 @@ class Processor:
         try:
             lease = self.journal.acquire(db, num, rid, planned.carrier_action or PROVISION,
                                          planned.module_name or "", policy.claim_ttl_s,
-                                         request=protocol.request_of(doc))
+                                         request=protocol.request_of(doc),
+                                         first=not previous)
         except Busy:
             return "busy"
         claimed = protocol.claim(doc, self.worker, policy, at, {

@@ -6,9 +6,10 @@
   that changed, so idle databases cost nothing.
 * Changes: one `feed=normal` read per changed database per pass, from an in-memory position.
   A database whose feed showed a request in the last `hot_for` seconds is read every pass
-  whatever `_db_updates` says (CouchDB batches it); without `_db_updates` the others are read every
-  `cold_poll_interval`. The checkpoint (`_local/kzcarrier-watcher`) advances only past
-  changes whose requests are finished.
+  whatever `_db_updates` says (CouchDB batches it); without `_db_updates` a thread of its
+  own looks at the others at a bounded rate (`ColdPoll`) and names those that changed.
+  The checkpoint (`_local/kzcarrier-watcher`) advances only past changes whose requests
+  are finished.
 * The sweep (every `sweep_interval`): the `_design/kzcarrier/requests` view lists every
   unfinished request and every claim, so a crashed worker's claim or a retry whose time has
   come is found. It reads the databases known to hold unfinished requests; a full sweep
@@ -30,7 +31,6 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from ..carriers import CarrierContext
@@ -42,35 +42,17 @@ from ..model.config import Config
 from ..search import purge_discovery
 from . import protocol, registry
 from .batch import Batch
-from .dbfeed import DbFeed, DbUpdates, pending_since, prepare
+from .dbfeed import ColdPoll, DbFeed, DbUpdates, pending_since, prepare
 from .gates import Gates
 from .journal import SERVICE_DB, lease_warnings
 from .processor import Processor
 from .recovery import Recovery
+from .settings import WatchSettings
 
 log = logging.getLogger("kzcarrier.watcher")
 
 CHECKPOINT = "kzcarrier-watcher"
-
-
-@dataclass
-class WatchSettings:
-    pool_size: int = 16
-    sweep_interval: float = 30.0
-    db_poll_interval: float = 5.0
-    heartbeat_interval: float = 5.0
-    steal_after: float = 10.0
-    idle_sleep_max: float = 0.5
-    batch: int = 500
-    group_size: int = 100
-    purge_every: int = 20        # full sweeps between purges of expired discovery documents
-    full_sweep_interval: float = 600.0   # a sweep over every database (see _sweep)
-    hot_for: float = 30.0        # a database with a request this recently: read every pass
-    cold_poll_interval: float = 0.0      # the others, without `_db_updates`, as often as
-    cold_per_pass: int = 200     # this many a pass allow, most overdue first
-    prepare_threads: int = 8     # databases first seen are prepared this many at a time
-    read_ahead: int = 4          # requests handed to the pool, per slot (at least two groups)
-    forget_workers_after: float = 20.0   # heartbeat intervals: then a dead worker's record goes
+__all__ = ["CHECKPOINT", "WatchSettings", "Watcher"]
 
 
 class Watcher:
@@ -101,6 +83,7 @@ class Watcher:
         self._finished: dict[tuple[str, str], float] = {}
         self._live_workers: list[str] = [self.worker]
         self._dirty: set[str] = set()
+        self._unprepared: list[str] = []     # listed, not prepared yet
         # databases whose last look showed unfinished requests, and when that was
         self._work: dict[str, float] = {}
         self._next_full = 0.0
@@ -125,10 +108,17 @@ class Watcher:
                                                                   config=self.config)):
             log.warning("lease: %s", warning)
         self._heartbeat()
-        self._refresh_dbs()
+        # a live watcher reads the feeds of the first databases prepared while the others
+        # wait their turn; `--once` sweeps them all, so it prepares them all first
+        chunk = None if once else self.settings.prepare_per_pass
+        self._refresh_dbs(chunk)
         if not once:   # the feeds, from their checkpoints, show what is unfinished
             self._next_full = time.monotonic() + self.settings.full_sweep_interval
             self._start_db_updates()
+            if not self._db_updates_ok:
+                cfg = self.settings
+                ColdPoll(self.couch, lambda: self._feeds, cfg.hot_for, cfg.cold_poll_interval,
+                         cfg.cold_reads_per_s, self._changed, self._stop).start()
             threading.Thread(target=self._sweep_loop, daemon=True, name="kzc-sweep").start()
         next_dbs = next_beat = 0.0
         sleep = 0.01
@@ -139,8 +129,10 @@ class Watcher:
                     self._heartbeat()
                     next_beat = now + self.settings.heartbeat_interval
                 if now >= next_dbs:
-                    self._refresh_dbs()
+                    self._refresh_dbs(chunk)
                     next_dbs = now + self.settings.db_poll_interval
+                elif self._unprepared:
+                    self._prepare_more(chunk)
                 if once:
                     while self._poll_feeds(everything=True):
                         pass  # read every feed to its end: it sees what no index lists
@@ -169,13 +161,22 @@ class Watcher:
 
     # --- databases and feeds -------------------------------------------------------------
 
-    def _refresh_dbs(self) -> None:
+    def _refresh_dbs(self, at_most: int | None = None) -> None:
+        """List the number databases; prepare `at_most` of those first seen now (all by
+        default), the others in the next passes (`_prepare_more`)."""
         try:
             dbs = self.couch.number_dbs()
         except StorageError as exc:
             log.warning("cannot list databases: %s", exc)
             return
-        new = [db for db in dbs if db not in self._feeds]
+        for db in set(self._feeds) - set(dbs):
+            self._feeds.pop(db)
+        self._unprepared = [db for db in dbs if db not in self._feeds]
+        self._prepare_more(at_most)
+
+    def _prepare_more(self, at_most: int | None = None) -> None:
+        new = self._unprepared[:at_most] if at_most else self._unprepared
+        self._unprepared = self._unprepared[len(new):]
         with ThreadPoolExecutor(max(1, min(len(new), self.settings.prepare_threads))) as pool:
             prepared = list(pool.map(lambda db: prepare(self.couch, db, CHECKPOINT), new))
         for db, feed in zip(new, prepared):
@@ -183,8 +184,6 @@ class Watcher:
                 self._feeds[db] = feed
                 with self._lock:
                     self._dirty.add(db)
-        for db in set(self._feeds) - set(dbs):
-            self._feeds.pop(db)
 
     def _start_db_updates(self) -> None:
         """Where `_db_updates` answers, a longpoll on it tells which databases changed."""
@@ -202,23 +201,16 @@ class Watcher:
         now = time.monotonic()
         with self._lock:
             dbs, self._dirty = set(self._dirty), set()
-        cold = []
-        for db, feed in self._feeds.items():
-            # recently active databases are read every pass (`_db_updates` may come late:
-            # CouchDB batches it); without `_db_updates`, the others every cold interval,
-            # the most overdue first, a bounded number per pass
-            if everything or now - feed.changed_at < self.settings.hot_for:
-                dbs.add(db)
-            elif not self._db_updates_ok and now >= feed.next_poll:
-                cold.append((feed.next_poll, db))
-        dbs.update(db for _, db in sorted(cold)[:self.settings.cold_per_pass])
+        # recently active databases are read every pass (`_db_updates` may come late:
+        # CouchDB batches it); the others when `_db_updates` or the ColdPoll names them
+        dbs.update(db for db, feed in self._feeds.items()
+                   if everything or now - feed.changed_at < self.settings.hot_for)
         active = False
         for db in sorted(dbs):
             feed = self._feeds.get(db)
             if feed is None:
                 continue
-            feed.next_poll = now + self.settings.cold_poll_interval
-
+            feed.next_poll = now + self.settings.cold_poll_interval   # just looked at
             room = self._room()
             if room <= 0:
                 with self._lock:
@@ -277,6 +269,8 @@ class Watcher:
                         chore[1]()
             except Exception as exc:  # a failed sweep is retried at the next interval
                 log.exception("sweep: %s", exc)
+            while self._unprepared and not self._stop.is_set():
+                self._stop.wait(0.1)      # ready: every database listed is followed
             self._set_ready()
             self._stop.wait(self.settings.sweep_interval)
 

@@ -312,3 +312,39 @@ def test_a_kazoo_save_that_drops_the_request_mid_call_still_ends_bought_once(loa
     assert d["pvt_request_state"]["status"] == "completed"
     assert acme.CALLS.count(("acquire", NUM)) == 1
     assert journal(c, rid)["status"] == "applied"
+
+
+def test_a_first_attempt_writes_its_intent_unread_yet_finds_a_sale_left_before(
+        loaded, acme, monkeypatch):
+    """A request's first attempt creates its intent without reading it first (one read
+    less per purchase); an intent that is there all the same (a sale whose write-back was
+    lost with kzcarrier's state, the request written again) refuses that write, is read,
+    and its sale is applied: nothing is bought twice."""
+    c = loaded.couch
+    discovery(c, "+14155550178")
+    request(c, "+14155550178", "move", assign_to=CHILD, auth_by=CHILD)
+    reads: list[str] = []
+    original = c._call_raw
+
+    def counted(what, fn, *args, **kwargs):
+        reads.append(what)
+        return original(what, fn, *args, **kwargs)
+
+    monkeypatch.setattr(c, "_call_raw", counted)
+    assert Processor(c, loaded.config, "w-A").process(db_of("+14155550178"),
+                                                      "+14155550178") == "completed"
+    assert not [w for w in reads if "intent:" in w and w.startswith(("get", "read"))], reads
+    monkeypatch.setattr(c, "_call_raw", original)
+
+    discovery(c)
+    rid = request(c, NUM, "move", assign_to=CHILD, auth_by=CHILD)
+    c.put(SERVICE_DB, {"_id": intent_id(NUM, rid), "type": "intent", "db": db_of(NUM),
+                       "number": NUM, "request_id": rid, "action": "acquire",
+                       "carrier": "knm_acme", "status": CALLED, "holder": None,
+                       "lease": None, "result": {"acme_order": f"order-{NUM}"}})
+    assert Processor(c, loaded.config, "w-B").process(db_of(NUM), NUM) == "completed"
+    d = c.get(db_of(NUM), NUM)
+    assert acme.CALLS.count(("acquire", NUM)) == 0
+    assert d["pvt_state"] == "in_service"
+    assert d["pvt_carrier_data"]["acme_order"] == f"order-{NUM}"
+    assert journal(c, rid)["status"] == "applied"

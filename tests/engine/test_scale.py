@@ -2,12 +2,14 @@
 The figures at 1,000 and 10,000 databases are scripts/bench_scale.py's; these tests hold
 the rules that make them."""
 import dataclasses
+import threading
 import time
 from collections import Counter
 
 from engine_helpers import CHILD, FAST, Background, db_of, request, wait_until
 
 from kzcarrier.engine import protocol
+from kzcarrier.engine.dbfeed import ColdPoll
 from kzcarrier.engine.watcher import Watcher
 
 IDLE = [f"numbers/+12{i:02d}" for i in range(30)]
@@ -98,7 +100,7 @@ def test_idle_databases_wait_their_interval_and_active_ones_are_read_every_pass(
     c = loaded.couch
     idle_dbs(c)
     c.ensure_db(db_of(BUSY))
-    slow = dataclasses.replace(PARTIAL, cold_poll_interval=3600.0, hot_for=1.0)
+    slow = dataclasses.replace(PARTIAL, hot_for=1.0)
     w = Watcher(c, loaded.config, slow)
     w._refresh_dbs()
     w._poll_feeds()                            # the first pass reads every database
@@ -113,7 +115,7 @@ def test_idle_databases_wait_their_interval_and_active_ones_are_read_every_pass(
     feeds = Counter({what.split(" of ", 1)[1]: n for what, n in seen.items()
                      if what.startswith("changes of")})
     assert feeds[db_of(BUSY)] == 3, seen
-    assert not set(feeds) & set(IDLE)             # idle ones: not before their interval
+    assert not set(feeds) & set(IDLE)             # idle ones: only when named
     w._poll_feeds(everything=True)                # `watch --once` reads them all
     w.stop()
 
@@ -132,21 +134,54 @@ def test_a_live_watcher_starts_without_reading_every_index(loaded, monkeypatch):
         >= set(IDLE)
 
 
-def test_idle_databases_due_together_are_read_a_bounded_number_per_pass(loaded, monkeypatch):
-    """Thousands of idle databases on a server without `_db_updates` never make one pass
-    so long that an active database waits for all of them; the most overdue go first."""
+def test_idle_databases_are_looked_at_apart_at_a_bounded_rate_most_overdue_first(
+        loaded, monkeypatch):
+    """Without `_db_updates`, idle databases are looked at by a thread of their own, never
+    faster than `per_second` in all, so thousands of them neither slow the watcher's passes
+    (its active databases' latency) nor load the server without bound; a change in one of
+    them is named to the watcher."""
     c = loaded.couch
     idle_dbs(c)
-    bounded = dataclasses.replace(PARTIAL, cold_poll_interval=0.0, cold_per_pass=5,
-                                  hot_for=0.0)
-    w = Watcher(c, loaded.config, bounded)
+    w = Watcher(c, loaded.config, dataclasses.replace(PARTIAL, hot_for=0.0))
     w._refresh_dbs()
     w._poll_feeds(everything=True)
+    named: list[set] = []
+    stop = threading.Event()
+    poll = ColdPoll(c, lambda: w._feeds, hot_for=0.0, interval=0.0, per_second=20.0,
+                    changed=named.append, stop=stop)
     seen = calls(c, monkeypatch)
-    read: list[set] = []
-    for _ in range(6):
-        seen.clear()
-        w._poll_feeds()
-        read.append({what.split(" of ", 1)[1] for what in seen if what.startswith("changes")})
-    assert all(len(r) == 5 for r in read)
-    assert len(set().union(*read)) == 30           # the most overdue first: none twice
+    order: list[str] = []
+    original = c.changes
+    monkeypatch.setattr(c, "changes", lambda db, *a, **k: (order.append(db),
+                                                           original(db, *a, **k))[1])
+    poll.start()
+    time.sleep(1.0)
+    looked = sum(n for what, n in seen.items() if what.startswith("changes of"))
+    assert 10 <= looked <= 23, looked             # 20 a second, whatever is due
+    assert len(set(order[:15])) == len(order[:15])   # the most overdue first: none twice
+    assert not named                              # nothing changed: nothing named
+    c.put(IDLE[7], {"_id": IDLE[7][-5:] + "5550001", "pvt_state": "available"})
+    assert wait_until(lambda: {IDLE[7]} in named, 5)
+    stop.set()
+    seen.clear()
+    w._poll_feeds()                               # the watcher's own pass: none of them
+    assert not any(what.startswith("changes of") for what in seen)
+
+
+def test_a_live_watcher_prepares_databases_a_few_a_pass_and_is_ready_when_all_are(loaded):
+    """Thousands of databases first seen do not hold up the first request: the first
+    ones' feeds are read while the rest wait their turn; ready means every one followed."""
+    c = loaded.couch
+    idle_dbs(c)
+    c.ensure_db(db_of(BUSY))
+    request(c, BUSY, "create", assign_to=CHILD)
+    few = dataclasses.replace(PARTIAL, prepare_per_pass=4)
+    w = Watcher(c, loaded.config, few)
+    w._refresh_dbs(few.prepare_per_pass)
+    assert len(w._feeds) == 4 and len(w._unprepared) >= 27
+    w._prepare_more(few.prepare_per_pass)
+    assert len(w._feeds) == 8
+    with Background(c, loaded.config, "chunks", settings=few) as live:
+        assert live.ready.wait(30)
+        assert not live._unprepared and set(IDLE) | {db_of(BUSY)} <= set(live._feeds)
+        assert wait_until(lambda: not protocol.is_pending(c.get(db_of(BUSY), BUSY)), 30)

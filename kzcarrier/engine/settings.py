@@ -1,0 +1,28 @@
+"""The watcher's settings: its pool, its pace, and what bounds each cost
+(design_docs/engine.md, "Finding work without visiting every database")."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class WatchSettings:
+    pool_size: int = 16
+    sweep_interval: float = 30.0
+    db_poll_interval: float = 5.0
+    heartbeat_interval: float = 5.0
+    steal_after: float = 10.0
+    idle_sleep_max: float = 0.5
+    batch: int = 500
+    group_size: int = 100
+    purge_every: int = 20        # full sweeps between purges of expired discovery documents
+    full_sweep_interval: float = 600.0   # a sweep over every database (see _sweep)
+    hot_for: float = 30.0        # a database with a request this recently: read every pass
+    # without `_db_updates`, the others: each looked at no more often than this, and no
+    # more than `cold_reads_per_s` a second in all (the idle cost), the most overdue first
+    cold_poll_interval: float = 0.5
+    cold_reads_per_s: float = 200.0
+    prepare_threads: int = 8     # databases first seen are prepared this many at a time,
+    prepare_per_pass: int = 128  # and by a live watcher this many between two passes
+    read_ahead: int = 4          # requests handed to the pool, per slot (at least two groups)
+    forget_workers_after: float = 20.0   # heartbeat intervals: then a dead worker's record goes
