@@ -16,7 +16,13 @@ databases on the same server, each figure and its growth ratio against the 1,000
 
 The embedded server has no `_db_updates`: the watcher polls there, so its idle cost grows
 with the database count; on CouchDB (KZCARRIER_BENCH_COUCH_URL) it must not.
+
+    soak         (--soak SECONDS [--dbs N], default 1,000 databases) a live watcher under
+                 five requests a second: RSS every 5 s and its slope in MB/hour after
+                 the first quarter of the run (flat memory: a slope near zero)
+
 Usage: .venv/bin/python scripts/bench_scale.py [--quick]   (--quick: 100 and 1,000)
+       .venv/bin/python scripts/bench_scale.py --soak 600 [--dbs 10000]
 """
 from __future__ import annotations
 
@@ -153,9 +159,71 @@ def measure(url: str, n_dbs: int) -> dict[str, float]:
     return out
 
 
+def slope_per_hour(samples: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, MB) samples, in MB per hour."""
+    n = len(samples)
+    mean_t = sum(t for t, _ in samples) / n
+    mean_m = sum(m for _, m in samples) / n
+    var = sum((t - mean_t) ** 2 for t, _ in samples)
+    cov = sum((t - mean_t) * (m - mean_m) for t, m in samples)
+    return cov / var * 3600 if var else 0.0
+
+
+def soak(url: str, n_dbs: int, seconds: float) -> None:
+    """A live watcher over `n_dbs` databases under a steady trickle of requests (five a
+    second, each into a database picked in turn): its RSS sampled every 5 s, and the
+    slope after the first quarter (warm-up: the burst, first sweeps, caches filling)."""
+    app = App(Settings(couch_url=url))
+    for db in app.couch.number_dbs():
+        app.couch.delete_db(db)
+    dbs = seed(app, n_dbs)
+    watcher = Watcher(app.couch, app.config, SETTINGS)
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    watcher.ready.wait(600)
+    samples: list[tuple[float, float]] = []
+    t0 = time.monotonic()
+    i = written = 0
+    while time.monotonic() - t0 < seconds:
+        db = dbs[(i * 7919) % n_dbs]
+        num = f"{db.split('/')[1]}555{(i // n_dbs) % PER_DB:04d}"
+        target = ACCOUNT if i % 2 else "fedcba9876543210fedcba9876543210"
+        rid = uuid.uuid4().hex
+
+        def change(doc, rid=rid, target=target):
+            if protocol.is_pending(doc):
+                return None       # its last request is not finished: the next one
+            doc["pvt_request"] = {"id": rid, "operation": "move",
+                                  "options": {"assign_to": target}}
+            return doc
+
+        if app.couch.update(db, num, change) is not None:
+            written += 1
+        i += 1
+        if not samples or time.monotonic() - t0 - samples[-1][0] >= 5:
+            samples.append((time.monotonic() - t0, rss_mb()))
+        time.sleep(0.2)
+    watcher.stop()
+    thread.join(60)
+    steady = [s for s in samples if s[0] >= seconds / 4]
+    done = watcher.counts.get("completed", 0)
+    print(f"soak: {n_dbs} databases, {seconds:.0f} s, {written} requests written, "
+          f"{done} completed (with the start-up burst)")
+    print(f"    rss MB at start {samples[0][1]:.1f}, after warm-up {steady[0][1]:.1f}, "
+          f"at end {samples[-1][1]:.1f}, peak {max(m for _, m in samples):.1f}")
+    print(f"    rss slope after warm-up {slope_per_hour(steady):+.1f} MB/hour "
+          f"({len(steady)} samples; a one-hour soak: --soak 3600)")
+
+
 def main() -> None:
-    sizes = (100, 1000) if "--quick" in sys.argv else (1000, 10000)
     url = os.environ.get("KZCARRIER_BENCH_COUCH_URL")
+    if "--soak" in sys.argv:
+        seconds = float(sys.argv[sys.argv.index("--soak") + 1])
+        n_dbs = int(sys.argv[sys.argv.index("--dbs") + 1]) if "--dbs" in sys.argv else 1000
+        with url_or_embedded(url) as server_url:
+            soak(server_url, n_dbs, seconds)
+        return
+    sizes = (100, 1000) if "--quick" in sys.argv else (1000, 10000)
     results = []
     for n in sizes:
         with url_or_embedded(url) as server_url:    # a fresh embedded server per size

@@ -7,11 +7,11 @@ from ..amqp.outbox import Outbox
 from ..couch.client import Couch
 from ..couch.paging import iter_view
 from ..errors import DocNotFound, KzError, NotFound
-from ..numbers import NumberRules, number_db
+from ..numbers import SERVICE_DB, NumberRules, number_db
 from ..ops.services import Services
 from . import protocol
+from .feeds import CHECKPOINT
 from .journal import blocks_cancel, open_intents, pending_copies
-from .watcher import CHECKPOINT, SERVICE_DB
 
 
 def status(couch: Couch, heartbeat_interval: float = 5.0) -> dict[str, Any]:

@@ -57,8 +57,9 @@ def prepare(couch: Couch, db: str, checkpoint: str) -> DbFeed | None:
 
 class ColdPoll:
     """Without `_db_updates`: one thread looks at the databases not active lately, one
-    read at a time and at most `per_second` a second, each at most every `interval`
-    seconds, the most overdue first, and names those whose feed moved. The watcher's loop
+    read at a time, at most `per_second` a second and waiting at least as long as each
+    read took (a slow server is left room for the active databases), each at most every
+    `interval` seconds, the most overdue first, and names those whose feed moved. The watcher's loop
     reads only active and named databases, so its pace (an active database's latency) does
     not depend on how many are idle; the idle ones cost a bounded rate of small reads."""
 
@@ -92,7 +93,8 @@ class ColdPoll:
                     return
                 began = time.monotonic()
                 self.look(db, began)
-                self.stop.wait(max(0.0, 1.0 / self.per_second - (time.monotonic() - began)))
+                took = time.monotonic() - began   # a slow server: busy half the time at most
+                self.stop.wait(max(took, 1.0 / self.per_second - took))
 
     def look(self, db: str, now: float) -> None:
         feed = self.feeds().get(db)

@@ -24,5 +24,6 @@ class WatchSettings:
     cold_reads_per_s: float = 200.0
     prepare_threads: int = 8     # databases first seen are prepared this many at a time,
     prepare_per_pass: int = 128  # and by a live watcher this many between two passes
+    read_threads: int = 8        # feeds read (and checkpoints written) this many at a time
     read_ahead: int = 4          # requests handed to the pool, per slot (at least two groups)
     forget_workers_after: float = 20.0   # heartbeat intervals: then a dead worker's record goes

@@ -42,7 +42,8 @@ from ..model.config import Config
 from ..search import purge_discovery
 from . import protocol, registry
 from .batch import Batch
-from .dbfeed import ColdPoll, DbFeed, DbUpdates, pending_since, prepare
+from .dbfeed import ColdPoll, DbFeed, pending_since
+from .feeds import FeedFollowing
 from .gates import Gates
 from .journal import SERVICE_DB, lease_warnings
 from .processor import Processor
@@ -51,11 +52,12 @@ from .settings import WatchSettings
 
 log = logging.getLogger("kzcarrier.watcher")
 
-CHECKPOINT = "kzcarrier-watcher"
-__all__ = ["CHECKPOINT", "WatchSettings", "Watcher"]
+__all__ = ["WatchSettings", "Watcher"]
+# outcomes after which `watch --once` sweeps again before it ends (see _once_pass)
+UNSETTLED = ("retry", "busy", "error")
 
 
-class Watcher:
+class Watcher(FeedFollowing):
     def __init__(self, couch: Couch, config: Config, settings: WatchSettings | None = None,
                  worker_id: str | None = None, metrics: Metrics | None = None,
                  chores: Sequence[tuple[float, Callable[[], Any]]] = ()):
@@ -74,6 +76,8 @@ class Watcher:
         self._wake = threading.Event()
         self.ready = threading.Event()  # set when the first sweep has offered its work
         self._pool = ThreadPoolExecutor(self.settings.pool_size, thread_name_prefix="kzc")
+        # feed reads and checkpoint writes, a few at a time
+        self._io = ThreadPoolExecutor(self.settings.read_threads, thread_name_prefix="kzc-io")
         self._inflight: dict[tuple[str, str], Future[str]] = {}
         self._lock = threading.Lock()
         self._feeds: dict[str, DbFeed] = {}
@@ -84,6 +88,8 @@ class Watcher:
         self._live_workers: list[str] = [self.worker]
         self._dirty: set[str] = set()
         self._unprepared: list[str] = []     # listed, not prepared yet
+        self._moving: set[str] = set()       # feeds read whose checkpoints trail them
+        self._left_to_others = False         # a request left to its owner, another worker
         # databases whose last look showed unfinished requests, and when that was
         self._work: dict[str, float] = {}
         self._next_full = 0.0
@@ -109,9 +115,8 @@ class Watcher:
             log.warning("lease: %s", warning)
         self._heartbeat()
         # a live watcher reads the feeds of the first databases prepared while the others
-        # wait their turn; `--once` sweeps them all, so it prepares them all first
-        chunk = None if once else self.settings.prepare_per_pass
-        self._refresh_dbs(chunk)
+        # are prepared beside it; `--once` sweeps them all, so it prepares them all first
+        self._refresh_dbs(None if once else self.settings.prepare_per_pass)
         if not once:   # the feeds, from their checkpoints, show what is unfinished
             self._next_full = time.monotonic() + self.settings.full_sweep_interval
             self._start_db_updates()
@@ -120,6 +125,7 @@ class Watcher:
                 ColdPoll(self.couch, lambda: self._feeds, cfg.hot_for, cfg.cold_poll_interval,
                          cfg.cold_reads_per_s, self._changed, self._stop).start()
             threading.Thread(target=self._sweep_loop, daemon=True, name="kzc-sweep").start()
+            threading.Thread(target=self._keep_listing, daemon=True, name="kzc-dbs").start()
         next_dbs = next_beat = 0.0
         sleep = 0.01
         try:
@@ -128,18 +134,11 @@ class Watcher:
                 if now >= next_beat:
                     self._heartbeat()
                     next_beat = now + self.settings.heartbeat_interval
-                if now >= next_dbs:
-                    self._refresh_dbs(chunk)
+                if once and now >= next_dbs:
+                    self._refresh_dbs()
                     next_dbs = now + self.settings.db_poll_interval
-                elif self._unprepared:
-                    self._prepare_more(chunk)
                 if once:
-                    while self._poll_feeds(everything=True):
-                        pass  # read every feed to its end: it sees what no index lists
-                    pending = self._sweep()
-                    self._set_ready()
-                    self._wait_inflight()
-                    if not pending and not self._inflight:
+                    if self._once_pass():
                         self.recovery.service_quantities()   # what this run changed
                         for _, job, _ in self.chores:
                             job()
@@ -156,104 +155,31 @@ class Watcher:
             # finish what is running (carrier calls in flight are written); what is only
             # queued is cancelled, unclaimed, and found again by the next worker's feed
             self._pool.shutdown(wait=True, cancel_futures=True)
-            self._advance_checkpoints(force=True)
+            self._advance_checkpoints()
+            self._io.shutdown(wait=True)
             self._deregister()
 
-    # --- databases and feeds -------------------------------------------------------------
-
-    def _refresh_dbs(self, at_most: int | None = None) -> None:
-        """List the number databases; prepare `at_most` of those first seen now (all by
-        default), the others in the next passes (`_prepare_more`)."""
-        try:
-            dbs = self.couch.number_dbs()
-        except StorageError as exc:
-            log.warning("cannot list databases: %s", exc)
-            return
-        for db in set(self._feeds) - set(dbs):
-            self._feeds.pop(db)
-        self._unprepared = [db for db in dbs if db not in self._feeds]
-        self._prepare_more(at_most)
-
-    def _prepare_more(self, at_most: int | None = None) -> None:
-        new = self._unprepared[:at_most] if at_most else self._unprepared
-        self._unprepared = self._unprepared[len(new):]
-        with ThreadPoolExecutor(max(1, min(len(new), self.settings.prepare_threads))) as pool:
-            prepared = list(pool.map(lambda db: prepare(self.couch, db, CHECKPOINT), new))
-        for db, feed in zip(new, prepared):
-            if feed is not None:
-                self._feeds[db] = feed
-                with self._lock:
-                    self._dirty.add(db)
-
-    def _start_db_updates(self) -> None:
-        """Where `_db_updates` answers, a longpoll on it tells which databases changed."""
-        self._db_updates_ok = DbUpdates(self.couch, self._changed, self._stop).start()
-
-    def _changed(self, dbs: set[str]) -> None:
-        with self._lock:
-            self._dirty.update(dbs)
-        self._wake.set()
-
-    def _poll_feeds(self, everything: bool = False) -> bool:
-        if self._room() <= 0:   # read no further ahead than the pool can take
-            self._stop.wait(0.005)
+    def _once_pass(self) -> bool:
+        """One pass of `watch --once`; True when nothing is pending. Its first sweep comes
+        before the feeds are read (the index is brought up to date over the requests, not
+        over their outcomes too); every feed is read to its end (it shows what no index
+        lists). It ends without another sweep when every request it handled ended terminal
+        and the feeds show nothing new: a retry waiting, or another worker's claim, needs
+        the sweeps until nothing is pending."""
+        first = not self._sweeps
+        if first:
+            self._sweep()
+        for _ in range(2):      # the second reads this run's own writes, and anything new
+            while self._poll_feeds(everything=True):
+                pass
+            self._set_ready()
+            self._wait_inflight()
+        if first and not self._left_to_others and not any(
+                self.counts.get(status) for status in UNSETTLED):
             return True
-        now = time.monotonic()
-        with self._lock:
-            dbs, self._dirty = set(self._dirty), set()
-        # recently active databases are read every pass (`_db_updates` may come late:
-        # CouchDB batches it); the others when `_db_updates` or the ColdPoll names them
-        dbs.update(db for db, feed in self._feeds.items()
-                   if everything or now - feed.changed_at < self.settings.hot_for)
-        active = False
-        for db in sorted(dbs):
-            feed = self._feeds.get(db)
-            if feed is None:
-                continue
-            feed.next_poll = now + self.settings.cold_poll_interval   # just looked at
-            room = self._room()
-            if room <= 0:
-                with self._lock:
-                    self._dirty.add(db)
-                active = True
-                continue
-            try:
-                page = self.couch.changes(db, feed.read_seq or 0,
-                                          limit=min(self.settings.batch, room))
-            except StorageError as exc:
-                log.warning("changes of %s: %s", db, exc)
-                continue
-            docs = [row["doc"] for row in page.results
-                    if not row.get("deleted") and protocol.is_pending(row.get("doc") or {})]
-            if docs:   # active: read every pass for a while; the sweep looks after it
-                feed.changed_at = time.monotonic()
-                with self._lock:
-                    self._work[db] = feed.changed_at
-            futures = self._offer_page(db, docs)
-            if page.results and page.last_seq != feed.read_seq:
-                active = True
-                feed.batches.append((page.last_seq, futures, len(page.results)))
-                if len(page.results) >= min(self.settings.batch, room):
-                    with self._lock:
-                        self._dirty.add(db)
-            feed.read_seq = page.last_seq
-        return active
-
-    def _advance_checkpoints(self, force: bool = False) -> None:
-        for db, feed in self._feeds.items():
-            seq = None
-            # a request cancelled at shutdown was not processed: the checkpoint stays before it
-            while feed.batches and all(f.done() and not f.cancelled()
-                                       for f in feed.batches[0][1]):
-                seq = feed.batches.pop(0)[0]
-            self.metrics.feed_lag.labels(db).set(feed.lag())
-            if seq is None or seq == feed.saved_seq:
-                continue
-            try:
-                self.couch.put_local(db, CHECKPOINT, {"seq": seq, "worker": self.worker})
-                feed.saved_seq = seq
-            except StorageError as exc:
-                log.warning("checkpoint of %s: %s", db, exc)
+        pending = self._sweep()
+        self._wait_inflight()
+        return not pending and not self._inflight
 
     # --- sweep ---------------------------------------------------------------------------
 
@@ -346,21 +272,6 @@ class Watcher:
         self.metrics.retries_waiting.set(waiting)
         return unfinished
 
-    def _start_over(self, db: str) -> None:
-        """A database whose kzcarrier index is gone was created again (or had its design
-        document removed): install it again and read its feed from the start (requests are
-        idempotent; replaying costs reads, never a second carrier call)."""
-        log.warning("%s has no kzcarrier index: created again? reading it from the start", db)
-        self.couch.forget_db(db)
-        self.couch.install_design_docs(db)
-        feed = self._feeds.get(db)
-        if feed is not None:
-            feed.read_seq = feed.saved_seq = 0
-            feed.batches.clear()
-        with self._lock:
-            self._dirty.add(db)
-        self._wake.set()
-
     def _room(self) -> int:
         """How many more requests the pool may be handed now (read-ahead is bounded)."""
         with self._lock:
@@ -407,6 +318,8 @@ class Watcher:
                     futures.append(self._inflight[key])
                 elif self._mine(key):
                     mine.append(doc)
+                else:
+                    self._left_to_others = True
             if capped:
                 mine = mine[:max(0, self._limit() - len(self._inflight))]
             size = self.settings.group_size

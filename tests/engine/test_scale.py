@@ -185,3 +185,43 @@ def test_a_live_watcher_prepares_databases_a_few_a_pass_and_is_ready_when_all_ar
         assert live.ready.wait(30)
         assert not live._unprepared and set(IDLE) | {db_of(BUSY)} <= set(live._feeds)
         assert wait_until(lambda: not protocol.is_pending(c.get(db_of(BUSY), BUSY)), 30)
+
+
+def numbers_with_requests(c, n):
+    nums = [f"+1415555{i:04d}" for i in range(n)]
+    c.ensure_db(db_of(nums[0]))
+    c.bulk_save(db_of(nums[0]), [
+        {"_id": num, "pvt_state": "available", "pvt_module_name": "knm_local",
+         "pvt_request": {"id": f"r{num}", "operation": "move",
+                         "options": {"assign_to": CHILD}}} for num in nums])
+    return nums
+
+
+def test_watch_once_reads_the_request_index_once_when_every_request_ends(
+        loaded, monkeypatch):
+    """`watch --once` sweeps before it reads the feeds, and ends without sweeping again
+    when every request it handled ended: the index is brought up to date over the
+    requests, never again over their outcomes."""
+    c = loaded.couch
+    nums = numbers_with_requests(c, 40)
+    seen = calls(c, monkeypatch)
+    w = Watcher(c, loaded.config, PARTIAL)
+    assert w.run(once=True) == 0
+    assert all(c.get(db_of(n), n)["pvt_request_state"]["status"] == "completed"
+               for n in nums)
+    assert sum(n for what, n in seen.items()
+               if what == f"view kzcarrier/requests of {db_of(nums[0])}") == 1
+
+
+def test_watch_once_does_not_end_while_another_workers_share_is_pending(loaded):
+    """Requests left to their owner (another live worker, which here never acts) are
+    taken after `steal_after`: the run ends only when they are done too."""
+    c = loaded.couch
+    nums = numbers_with_requests(c, 20)
+    c.ensure_db("kzcarrier")
+    c.put("kzcarrier", {"_id": "worker:silent", "type": "worker", "worker": "silent",
+                        "heartbeat": protocol.now() + 3600})
+    w = Watcher(c, loaded.config, PARTIAL, worker_id="once")
+    assert w.run(once=True) == 0
+    assert all(c.get(db_of(n), n)["pvt_request_state"]["status"] == "completed"
+               for n in nums)

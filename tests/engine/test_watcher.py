@@ -4,7 +4,7 @@ import time
 import pytest
 from engine_helpers import CHILD, MASTER, RESELLER, Background, acct_db, db_of, request, run_once
 
-from kzcarrier.engine.watcher import CHECKPOINT
+from kzcarrier.engine.feeds import CHECKPOINT
 
 AVAILABLE, IN_SERVICE, WITH_HISTORY = "+15551239876", "+15551233322", "+15551255693"
 

@@ -1,0 +1,201 @@
+"""Following the number databases: which there are, where each one's feed stands, and
+reading the feeds (design_docs/engine.md, "Finding work without visiting every
+database"). A part of the Watcher, which offers what the feeds show to its pool."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from ..couch.client import Couch
+from ..errors import StorageError
+from ..metrics import Metrics
+from . import protocol
+from .dbfeed import DbFeed, DbUpdates, prepare
+from .settings import WatchSettings
+
+log = logging.getLogger("kzcarrier.watcher")
+
+CHECKPOINT = "kzcarrier-watcher"
+
+
+class FeedFollowing:
+    """The Watcher's feeds (a mixin: the state below is the Watcher's)."""
+
+    couch: Couch
+    settings: WatchSettings
+    metrics: Metrics
+    worker: str
+    _stop: threading.Event
+    _wake: threading.Event
+    _lock: threading.Lock
+    _io: ThreadPoolExecutor
+    _feeds: dict[str, DbFeed]
+    _unprepared: list[str]          # listed, not prepared yet
+    _moving: set[str]               # feeds read whose checkpoints trail them
+    _dirty: set[str]                # databases to read in the next pass
+    _work: dict[str, float]         # databases with unfinished requests, and since when
+    _db_updates_ok: bool
+
+    def _room(self) -> int:
+        raise NotImplementedError
+
+    def _offer_page(self, db: str, docs: list[dict[str, Any]],
+                    capped: bool = False) -> list[Future[Any]]:
+        raise NotImplementedError
+
+    def _keep_listing(self) -> None:
+        """A live watcher's databases: listed every `db_poll_interval`, those first seen
+        prepared beside the loop, so its pace never waits for them."""
+        next_list = time.monotonic() + self.settings.db_poll_interval
+        while not self._stop.is_set():
+            if time.monotonic() >= next_list:
+                self._refresh_dbs(self.settings.prepare_per_pass)
+                next_list = time.monotonic() + self.settings.db_poll_interval
+            elif self._unprepared:
+                self._prepare_more(self.settings.prepare_per_pass)
+            else:
+                self._stop.wait(min(0.2, max(0.0, next_list - time.monotonic())))
+
+    def _refresh_dbs(self, at_most: int | None = None) -> None:
+        """List the number databases; prepare `at_most` of those first seen now (all by
+        default), the others in the next passes (`_prepare_more`)."""
+        try:
+            dbs = self.couch.number_dbs()
+        except StorageError as exc:
+            log.warning("cannot list databases: %s", exc)
+            return
+        for db in set(self._feeds) - set(dbs):
+            self._feeds.pop(db)
+        self._unprepared = [db for db in dbs if db not in self._feeds]
+        self._prepare_more(at_most)
+
+    def _prepare_more(self, at_most: int | None = None) -> None:
+        new = self._unprepared[:at_most] if at_most else self._unprepared
+        self._unprepared = self._unprepared[len(new):]
+        with ThreadPoolExecutor(max(1, min(len(new), self.settings.prepare_threads))) as pool:
+            prepared = list(pool.map(lambda db: prepare(self.couch, db, CHECKPOINT), new))
+        for db, feed in zip(new, prepared):
+            if feed is not None and db not in self._feeds:
+                self._feeds[db] = feed
+                with self._lock:
+                    self._dirty.add(db)
+
+    def _start_db_updates(self) -> None:
+        """Where `_db_updates` answers, a longpoll on it tells which databases changed."""
+        self._db_updates_ok = DbUpdates(self.couch, self._changed, self._stop).start()
+
+    def _changed(self, dbs: set[str]) -> None:
+        with self._lock:
+            self._dirty.update(dbs)
+        self._wake.set()
+
+    def _poll_feeds(self, everything: bool = False) -> bool:
+        if self._room() <= 0:   # read no further ahead than the pool can take
+            self._stop.wait(0.005)
+            return True
+        now = time.monotonic()
+        with self._lock:
+            dbs, self._dirty = set(self._dirty), set()
+        # recently active databases are read every pass (`_db_updates` may come late:
+        # CouchDB batches it); the others when `_db_updates` or the ColdPoll names them
+        dbs.update(db for db, feed in list(self._feeds.items())
+                   if everything or now - feed.changed_at < self.settings.hot_for)
+        order = [db for db in sorted(dbs) if db in self._feeds]
+        active = False
+        # a few databases are read at once (thousands first seen, `--once`), each page
+        # sized to its share of the room the pool has
+        for start in range(0, len(order), self.settings.read_threads):
+            chunk = order[start:start + self.settings.read_threads]
+            room = self._room()
+            if room <= 0:
+                with self._lock:
+                    self._dirty.update(order[start:])
+                return True
+            limit = max(1, min(self.settings.batch, room // len(chunk)))
+            for db, page in zip(chunk, self._io.map(lambda db: self._read(db, now, limit),
+                                                    chunk)):
+                if page is not None:
+                    active = self._take_page(db, page, limit) or active
+        return active
+
+    def _read(self, db: str, now: float, limit: int) -> Any:
+        feed = self._feeds.get(db)
+        if feed is None:      # gone from the listing meanwhile
+            return None
+        feed.next_poll = now + self.settings.cold_poll_interval   # just looked at
+        try:
+            return self.couch.changes(db, feed.read_seq or 0, limit=limit)
+        except StorageError as exc:
+            log.warning("changes of %s: %s", db, exc)
+            return None
+
+    def _take_page(self, db: str, page: Any, limit: int) -> bool:
+        """Offer a feed page's pending requests; True if the feed moved."""
+        feed = self._feeds.get(db)
+        if feed is None:
+            return False
+        docs = [row["doc"] for row in page.results
+                if not row.get("deleted") and protocol.is_pending(row.get("doc") or {})]
+        if docs:   # active: read every pass for a while; the sweep looks after it
+            feed.changed_at = time.monotonic()
+            with self._lock:
+                self._work[db] = feed.changed_at
+        futures = self._offer_page(db, docs)
+        moved = bool(page.results) and page.last_seq != feed.read_seq
+        if moved:
+            feed.batches.append((page.last_seq, futures, len(page.results)))
+            self._moving.add(db)
+            if len(page.results) >= limit:
+                with self._lock:
+                    self._dirty.add(db)
+        feed.read_seq = page.last_seq
+        return moved
+
+    def _advance_checkpoints(self) -> None:
+        """Checkpoints of the feeds read since (not of every database: a pass costs what
+        moved), each past the pages whose requests are all finished."""
+        due: list[tuple[str, DbFeed, Any]] = []
+        for db in sorted(self._moving):
+            feed = self._feeds.get(db)
+            if feed is None or not feed.batches:
+                self._moving.discard(db)
+                if feed is not None:
+                    self.metrics.feed_lag.labels(db).set(0)
+                continue
+            seq = None
+            # a request cancelled at shutdown was not processed: the checkpoint stays before it
+            while feed.batches and all(f.done() and not f.cancelled()
+                                       for f in feed.batches[0][1]):
+                seq = feed.batches.pop(0)[0]
+            self.metrics.feed_lag.labels(db).set(feed.lag())
+            if seq is not None and seq != feed.saved_seq:
+                due.append((db, feed, seq))
+
+        def save(item: tuple[str, DbFeed, Any]) -> None:
+            db, feed, seq = item
+            try:
+                self.couch.put_local(db, CHECKPOINT, {"seq": seq, "worker": self.worker})
+                feed.saved_seq = seq
+            except StorageError as exc:
+                log.warning("checkpoint of %s: %s", db, exc)
+
+        list(self._io.map(save, due))
+
+    def _start_over(self, db: str) -> None:
+        """A database whose kzcarrier index is gone was created again (or had its design
+        document removed): install it again and read its feed from the start (requests are
+        idempotent; replaying costs reads, never a second carrier call)."""
+        log.warning("%s has no kzcarrier index: created again? reading it from the start", db)
+        self.couch.forget_db(db)
+        self.couch.install_design_docs(db)
+        feed = self._feeds.get(db)
+        if feed is not None:
+            feed.read_seq = feed.saved_seq = 0
+            feed.batches.clear()
+        with self._lock:
+            self._dirty.add(db)
+        self._wake.set()
+
