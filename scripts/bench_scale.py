@@ -11,21 +11,26 @@ databases on the same server, each figure and its growth ratio against the 1,000
                  burst's databases are no longer active)
     sweep        one recovery sweep with nothing pending: requests and time
     latency      one request written into a recently active database, write -> completed
-                 (the median of 20), and into a database idle since start-up
+                 (the median of 20), also in reads of one document by the server at that
+                 moment (pouchdb-server itself slows as its databases grow: 2 ms a read
+                 at 1,000, 5 ms at 10,000), and into a database idle since start-up
     rss          the process's resident memory after all of it
 
-The embedded server has no `_db_updates`: the watcher polls there, so its idle cost grows
-with the database count; on CouchDB (KZCARRIER_BENCH_COUCH_URL) it must not.
+The embedded server has no `_db_updates`: the watcher polls there (at a bounded rate), so
+an idle database's first request waits longer as the count grows; on CouchDB
+(KZCARRIER_BENCH_COUCH_URL) it must not. `--db-updates` puts the tests' fault proxy in
+front of the embedded server to answer `_db_updates` as CouchDB does (batched 0.5 s).
 
     soak         (--soak SECONDS [--dbs N], default 1,000 databases) a live watcher under
                  five requests a second: RSS every 5 s and its slope in MB/hour after
                  the first quarter of the run (flat memory: a slope near zero)
 
-Usage: .venv/bin/python scripts/bench_scale.py [--quick]   (--quick: 100 and 1,000)
+Usage: .venv/bin/python scripts/bench_scale.py [--quick] [--db-updates]   (--quick: 100, 1,000)
        .venv/bin/python scripts/bench_scale.py --soak 600 [--dbs 10000]
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import statistics
 import sys
@@ -33,13 +38,16 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from kzcarrier.app import App, Settings
 from kzcarrier.couch.embedded import url_or_embedded
 from kzcarrier.engine import protocol
 from kzcarrier.engine.watcher import Watcher, WatchSettings
 
+ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 PER_DB = 10
 BUSY_DBS = 100
@@ -109,8 +117,27 @@ def request_once(app: App, db: str, num: str, watcher: Watcher) -> float:
         time.sleep(0.002)
 
 
-def measure(url: str, n_dbs: int) -> dict[str, float]:
-    app = App(Settings(couch_url=url))
+@contextmanager
+def served(url: str) -> Iterator[App]:
+    """The app on `url`; with --db-updates, behind the tests' fault proxy answering
+    `_db_updates` as CouchDB does (batched 0.5 s, CouchDB's `max_write_delay`), which the
+    embedded server lacks: every request then goes through the proxy."""
+    if "--db-updates" not in sys.argv:
+        yield App(Settings(couch_url=url))
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from faultproxy import FaultProxy
+    proxy = FaultProxy(url).start()
+    proxy.db_updates_delay = 0.5
+    try:
+        app = App(Settings(couch_url=proxy.url))
+        app.couch._profile = dataclasses.replace(app.couch.profile, db_updates=True)
+        yield app
+    finally:
+        proxy.stop()
+
+
+def measure(app: App, n_dbs: int) -> dict[str, float]:
     for db in app.couch.number_dbs():
         app.couch.delete_db(db)
     t0 = time.perf_counter()
@@ -140,9 +167,16 @@ def measure(url: str, n_dbs: int) -> dict[str, float]:
     watcher._sweep()
     out["sweep s"] = time.perf_counter() - t0
     out["sweep requests"] = counter.count - before
+    reads = []
+    for j in range(20):      # the server's own pace now (it slows with its database count)
+        t0 = time.perf_counter()
+        app.couch.get(dbs[j % n_dbs], f"{prefix(j % n_dbs)}5550000")
+        reads.append(time.perf_counter() - t0)
+    out["server read p50 ms"] = statistics.median(reads) * 1000
     hot = [request_once(app, dbs[0], f"{prefix(0)}555{j % PER_DB:04d}", watcher)
            for j in range(20)]
     out["latency hot db p50 ms"] = statistics.median(hot) * 1000
+    out["latency hot / server read"] = statistics.median(hot) / statistics.median(reads)
     out["latency idle db ms"] = request_once(app, dbs[-1], f"{prefix(n_dbs - 1)}5550000",
                                              watcher) * 1000
     watcher.stop()
@@ -169,11 +203,10 @@ def slope_per_hour(samples: list[tuple[float, float]]) -> float:
     return cov / var * 3600 if var else 0.0
 
 
-def soak(url: str, n_dbs: int, seconds: float) -> None:
+def soak(app: App, n_dbs: int, seconds: float) -> None:
     """A live watcher over `n_dbs` databases under a steady trickle of requests (five a
     second, each into a database picked in turn): its RSS sampled every 5 s, and the
     slope after the first quarter (warm-up: the burst, first sweeps, caches filling)."""
-    app = App(Settings(couch_url=url))
     for db in app.couch.number_dbs():
         app.couch.delete_db(db)
     dbs = seed(app, n_dbs)
@@ -220,15 +253,15 @@ def main() -> None:
     if "--soak" in sys.argv:
         seconds = float(sys.argv[sys.argv.index("--soak") + 1])
         n_dbs = int(sys.argv[sys.argv.index("--dbs") + 1]) if "--dbs" in sys.argv else 1000
-        with url_or_embedded(url) as server_url:
-            soak(server_url, n_dbs, seconds)
+        with url_or_embedded(url) as server_url, served(server_url) as app:
+            soak(app, n_dbs, seconds)
         return
     sizes = (100, 1000) if "--quick" in sys.argv else (1000, 10000)
     results = []
     for n in sizes:
-        with url_or_embedded(url) as server_url:    # a fresh embedded server per size
-            print(f"{n} databases:", flush=True)
-            results.append(measure(server_url, n))
+        with url_or_embedded(url) as server_url, served(server_url) as app:
+            print(f"{n} databases:", flush=True)   # a fresh embedded server per size
+            results.append(measure(app, n))
             for key, value in results[-1].items():
                 print(f"    {key:<32}{value:>10.1f}", flush=True)
     base, big = results

@@ -8,7 +8,10 @@ CouchDB (n=3) does and the embedded server cannot:
 * `accept_202`: share of clean writes answered 202 (written, fewer replicas than asked);
 * `drop_after_write`: share of writes whose answer is lost after the write happened (the
   connection closes);
-* `delay`: seconds added before every request.
+* `delay`: seconds added before every request;
+* `db_updates_delay`: when set, the proxy answers `_db_updates` itself (the test server has
+  none) from the writes that went through it, each visible only after that many seconds,
+  as CouchDB's `_global_changes` batches them; seqs are opaque strings.
 
 Every spoiled answer is counted in `stats`. Writes and reads go through unchanged otherwise.
 """
@@ -22,6 +25,7 @@ import uuid
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 
@@ -35,6 +39,8 @@ class FaultProxy:
         self.accept_202 = 0.0
         self.drop_after_write = 0.0
         self.delay = 0.0
+        self.db_updates_delay: float | None = None
+        self._updates: list[tuple[int, str, str, float]] = []   # seq, db, type, visible at
         self.rng = random.Random(seed)
         self.stats: Counter[str] = Counter()
         self.seen: list[tuple[str, str]] = []     # (method, path with query) of every request
@@ -102,6 +108,39 @@ class FaultProxy:
         self.stats["conflict_202"] += 1
         return {"id": doc["_id"], "ok": True, "rev": f"{start}-{new_hash}"}
 
+    def record_update(self, method: str, path: str, status: int) -> None:
+        parts = urlsplit(path).path
+        name = unquote(parts.split("/")[1])
+        if status >= 300 or not name or name.startswith("_") or "/_local/" in parts \
+                or "/_view/" in parts:
+            return      # CouchDB names a database only when its documents change
+        kind = {("PUT", 2): "created", ("DELETE", 2): "deleted"}.get(
+            (method, urlsplit(path).path.rstrip("/").count("/") + 1), "updated")
+        with self._lock:
+            seq = len(self._updates) + 1
+            self._updates.append((seq, name, kind, time.monotonic() + self.db_updates_delay))
+
+    def db_updates(self, path: str) -> bytes:
+        query = parse_qs(urlsplit(path).query)
+        since_raw = query.get("since", ["0"])[0]
+        with self._lock:
+            since = len(self._updates) if since_raw == "now" else int(since_raw.split("-")[0])
+        wait = int(query.get("timeout", ["60000"])[0]) / 1000 \
+            if query.get("feed", ["normal"])[0] == "longpoll" else 0.0
+        limit = int(query.get("limit", ["0"])[0]) or None
+        deadline = time.monotonic() + wait
+        while True:
+            with self._lock:
+                seen = [u for u in self._updates
+                        if u[0] > since and u[3] <= time.monotonic()][:limit]
+            if seen or time.monotonic() >= deadline:
+                break
+            time.sleep(0.01)
+        results = [{"db_name": db, "type": kind, "seq": f"{seq}-g1AAAA"}
+                   for seq, db, kind, _ in seen]
+        last = results[-1]["seq"] if results else f"{since}-g1AAAA"
+        return json.dumps({"results": results, "last_seq": last}).encode()
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
 
@@ -119,7 +158,11 @@ class FaultProxy:
                     not self.path.split("?")[0].endswith(("/_changes", "/_all_docs",
                                                            "/_bulk_get", "/_find"))
                 try:
-                    if self.command == "POST" and self.path.split("?")[0].endswith(
+                    if proxy.db_updates_delay is not None and \
+                            self.path.split("?")[0] == "/_db_updates":
+                        status, content = 200, proxy.db_updates(self.path)
+                        ctype = "application/json"
+                    elif self.command == "POST" and self.path.split("?")[0].endswith(
                             "/_bulk_docs"):
                         status, content, ctype = proxy.bulk_docs(self.path, headers, body)
                     else:
@@ -129,6 +172,8 @@ class FaultProxy:
                 except httpx.HTTPError:
                     self.close_connection = True
                     return
+                if write and proxy.db_updates_delay is not None:
+                    proxy.record_update(self.command, self.path, status)
                 if write and proxy._chance(proxy.drop_after_write):
                     proxy.stats["dropped"] += 1
                     self.close_connection = True

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 from ibm_cloud_sdk_core import ApiException
@@ -29,33 +29,12 @@ from ..numbers import NUMBERS_PREFIX
 from . import compat as couch_compat
 from . import siblings
 from .group_commit import GroupCommit
+from .urls import redact, split_credentials
 
 DEFAULT_TIMEOUT = 30.0
 DESIGN = "_design/"
 JSON = {"Content-Type": "application/json"}  # pouch stores an empty doc without it
 BULK_CHUNK = 500
-
-
-def split_credentials(url: str) -> tuple[str, str | None, str | None]:
-    """`http://user:pw@host:5984/` -> (`http://host:5984`, user, pw)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise StorageError(f"not a CouchDB URL: {redact(url)!r} (want http[s]://host:port)")
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-    user = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password else None
-    return base, user, password
-
-
-def redact(url: str) -> str:
-    """The URL with any password replaced, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
 
 
 @dataclass
@@ -132,6 +111,7 @@ class Couch:
         self._local = threading.local()
         self._known: set[str] = set()
         self._missing: dict[str, float] = {}  # db -> when it was last seen missing
+        self._local_revs: dict[tuple[str, str], str | None] = {}   # see put_local
         self._group = GroupCommit(BULK_CHUNK)
         # told about every document write that CouchDB answered: (db, docs, results)
         self.observers: list[Callable[[str, list[dict[str, Any]], list[dict[str, Any]]],
@@ -424,24 +404,28 @@ class Couch:
 
     def get_local(self, db: str, name: str) -> dict[str, Any] | None:
         try:
-            return self._call(f"get _local/{name} from {db}", self.client.get_local_document,
-                              self._db(db), name, accept="application/json")
+            doc = self._call(f"get _local/{name} from {db}", self.client.get_local_document,
+                             self._db(db), name, accept="application/json")
         except DocNotFound:
             return None
+        self._local_revs[(db, name)] = doc.get("_rev")
+        return doc
 
     def put_local(self, db: str, name: str, body: dict[str, Any]) -> None:
-        """Write a `_local` document, carrying its current `_rev` (pouch insists)."""
+        """Write a `_local` document, carrying its `_rev` (pouch insists): the one last
+        read or written here (a checkpoint costs one request), else read first."""
+        rev = self._local_revs.get((db, name), "?")
         for _ in range(5):
-            current = self.get_local(db, name)
-            doc = dict(body)
-            if current is not None:
-                doc["_rev"] = current["_rev"]
+            if rev == "?":
+                rev = (self.get_local(db, name) or {}).get("_rev")
             try:
-                self._call(f"put _local/{name} into {db}", self.client.put_local_document,
-                           self._db(db), name, doc)
+                done = self._call(f"put _local/{name} into {db}",
+                                  self.client.put_local_document, self._db(db), name,
+                                  dict(body, **({"_rev": rev} if rev else {})))
+                self._local_revs[(db, name)] = done.get("rev")
                 return
             except DocConflict:
-                continue
+                rev = "?"
         raise DocConflict(f"put _local/{name} into {db}: kept conflicting", 409)
 
     # --- changes -------------------------------------------------------------------------

@@ -59,9 +59,10 @@ class ColdPoll:
     """Without `_db_updates`: one thread looks at the databases not active lately, one
     read at a time, at most `per_second` a second and waiting at least as long as each
     read took (a slow server is left room for the active databases), each at most every
-    `interval` seconds, the most overdue first, and names those whose feed moved. The watcher's loop
-    reads only active and named databases, so its pace (an active database's latency) does
-    not depend on how many are idle; the idle ones cost a bounded rate of small reads."""
+    `interval` seconds, the most overdue first, and names those whose feed moved. The
+    watcher's loop reads only active and named databases, so its pace (an active
+    database's latency) does not depend on how many are idle; the idle ones cost a
+    bounded rate of small reads."""
 
     def __init__(self, couch: Couch, feeds: Callable[[], dict[str, DbFeed]], hot_for: float,
                  interval: float, per_second: float, changed: Callable[[set[str]], None],
@@ -142,7 +143,8 @@ class DbUpdates:
                 self.stop.wait(1.0)
                 continue
             since = res.get("last_seq", since)
-            names = {r.get("db_name") for r in res.get("results", [])}
-            found = {n for n in names if isinstance(n, str) and n.startswith(NUMBERS_PREFIX)}
+            names = {self.couch.profile.logical(r["db_name"]) for r in res.get("results", [])
+                     if isinstance(r.get("db_name"), str)}
+            found = {n for n in names if n.startswith(NUMBERS_PREFIX)}
             if found:
                 self.changed(found)

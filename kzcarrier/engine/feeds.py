@@ -76,7 +76,8 @@ class FeedFollowing:
         new = self._unprepared[:at_most] if at_most else self._unprepared
         self._unprepared = self._unprepared[len(new):]
         with ThreadPoolExecutor(max(1, min(len(new), self.settings.prepare_threads))) as pool:
-            prepared = list(pool.map(lambda db: prepare(self.couch, db, CHECKPOINT), new))
+            prepared = list(pool.map(lambda db: None if self._stop.is_set() else prepare(
+                self.couch, db, CHECKPOINT), new))      # stopping: the rest is not needed
         for db, feed in zip(new, prepared):
             if feed is not None and db not in self._feeds:
                 self._feeds[db] = feed

@@ -89,6 +89,7 @@ class Watcher(FeedFollowing):
         self._dirty: set[str] = set()
         self._unprepared: list[str] = []     # listed, not prepared yet
         self._moving: set[str] = set()       # feeds read whose checkpoints trail them
+        self._lister: threading.Thread | None = None   # a live watcher's database listing
         self._left_to_others = False         # a request left to its owner, another worker
         # databases whose last look showed unfinished requests, and when that was
         self._work: dict[str, float] = {}
@@ -125,7 +126,9 @@ class Watcher(FeedFollowing):
                 ColdPoll(self.couch, lambda: self._feeds, cfg.hot_for, cfg.cold_poll_interval,
                          cfg.cold_reads_per_s, self._changed, self._stop).start()
             threading.Thread(target=self._sweep_loop, daemon=True, name="kzc-sweep").start()
-            threading.Thread(target=self._keep_listing, daemon=True, name="kzc-dbs").start()
+            self._lister = threading.Thread(target=self._keep_listing, daemon=True,
+                                            name="kzc-dbs")
+            self._lister.start()
         next_dbs = next_beat = 0.0
         sleep = 0.01
         try:
@@ -157,6 +160,8 @@ class Watcher(FeedFollowing):
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._advance_checkpoints()
             self._io.shutdown(wait=True)
+            if self._lister is not None:
+                self._lister.join(30)
             self._deregister()
 
     def _once_pass(self) -> bool:
@@ -214,10 +219,13 @@ class Watcher(FeedFollowing):
         if full:   # every database: what no feed showed this worker (another's claims)
             self._next_full = time.monotonic() + self.settings.full_sweep_interval
             self._full_sweeps += 1
-            targets = list(self._feeds)
             if self._full_sweeps % self.settings.purge_every == 0:   # not at start-up
-                for db in targets:
+                for db in list(self._feeds):
                     purge_discovery(self.couch, db)
+            # a feed not read yet that starts from the beginning (no checkpoint: a first
+            # run) will show every document: its index would add nothing but its build
+            targets = [db for db, feed in list(self._feeds.items())
+                       if feed.read_seq not in (None, 0, "0")]
         else:      # the databases with unfinished requests: the cost follows the work
             with self._lock:
                 targets = [db for db in self._work if db in self._feeds]

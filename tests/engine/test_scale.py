@@ -54,6 +54,8 @@ def test_a_sweep_reads_only_databases_with_unfinished_requests(loaded, monkeypat
                                               "claim_expires": protocol.now() + 3600}})
     w = Watcher(c, loaded.config, PARTIAL)
     w._refresh_dbs()
+    w._poll_feeds(everything=True)                    # their feeds read: checkpoints
+    w._wait_inflight()
     seen = calls(c, monkeypatch)
     w._sweep()
     assert set(IDLE) <= views_read(seen)              # the first sweep reads every one
@@ -201,16 +203,21 @@ def test_watch_once_reads_the_request_index_once_when_every_request_ends(
         loaded, monkeypatch):
     """`watch --once` sweeps before it reads the feeds, and ends without sweeping again
     when every request it handled ended: the index is brought up to date over the
-    requests, never again over their outcomes."""
+    requests, never again over their outcomes. A database without a checkpoint (a first
+    run) is not swept at all: its feed, read from the start, shows every document."""
     c = loaded.couch
     nums = numbers_with_requests(c, 40)
     seen = calls(c, monkeypatch)
-    w = Watcher(c, loaded.config, PARTIAL)
-    assert w.run(once=True) == 0
+    index = f"view kzcarrier/requests of {db_of(nums[0])}"
+    assert Watcher(c, loaded.config, PARTIAL).run(once=True) == 0
     assert all(c.get(db_of(n), n)["pvt_request_state"]["status"] == "completed"
                for n in nums)
-    assert sum(n for what, n in seen.items()
-               if what == f"view kzcarrier/requests of {db_of(nums[0])}") == 1
+    assert seen[index] == 0                       # first run: the feed from the start
+    for num in nums:                              # more requests, the checkpoint written
+        request(c, num, "move", assign_to=CHILD)
+    assert Watcher(c, loaded.config, PARTIAL).run(once=True) == 0
+    assert not any(protocol.is_pending(c.get(db_of(n), n)) for n in nums)
+    assert seen[index] == 1
 
 
 def test_watch_once_does_not_end_while_another_workers_share_is_pending(loaded):
@@ -225,3 +232,71 @@ def test_watch_once_does_not_end_while_another_workers_share_is_pending(loaded):
     assert w.run(once=True) == 0
     assert all(c.get(db_of(n), n)["pvt_request_state"]["status"] == "completed"
                for n in nums)
+
+
+def test_a_slow_server_is_left_room_by_the_cold_poll(loaded):
+    """On a server answering slowly, idle databases are looked at no more than half the
+    time: whatever `per_second` allows, each look is followed by a pause as long, and the
+    active databases' reads find room."""
+    from faultproxy import FaultProxy
+
+    from kzcarrier.couch.client import Couch
+
+    c = loaded.couch
+    idle_dbs(c)
+    w = Watcher(c, loaded.config, dataclasses.replace(PARTIAL, hot_for=0.0))
+    w._refresh_dbs()
+    proxy = FaultProxy(c.url).start()
+    try:
+        proxy.delay = 0.05
+        stop = threading.Event()
+        poll = ColdPoll(Couch(proxy.url), lambda: w._feeds, hot_for=0.0, interval=0.0,
+                        per_second=1000.0, changed=lambda dbs: None, stop=stop)
+        spans: list[tuple[float, float]] = []
+        look = poll.look
+
+        def timed(db, now):
+            began = time.monotonic()
+            look(db, now)
+            spans.append((began, time.monotonic()))
+
+        poll.look = timed
+        poll.start()
+        time.sleep(1.5)
+        stop.set()
+    finally:
+        proxy.stop()
+    assert len(spans) >= 4
+    for (b1, e1), (b2, _) in zip(spans, spans[1:]):
+        assert b2 - e1 >= 0.9 * (e1 - b1), spans      # a pause as long as the look took
+
+
+def test_with_db_updates_idle_databases_are_not_read_and_a_request_there_wakes_the_watcher(
+        loaded):
+    """Where `_db_updates` answers (here the fault proxy's, batched 0.3 s as CouchDB's
+    `_global_changes` batches it), nothing reads idle databases; a request written into
+    one is named by `_db_updates` and completed."""
+    from faultproxy import FaultProxy
+
+    from kzcarrier.couch.client import Couch
+
+    c = loaded.couch
+    idle_dbs(c)
+    proxy = FaultProxy(c.url).start()
+    try:
+        proxy.db_updates_delay = 0.3
+        via = Couch(proxy.url)
+        via._profile = dataclasses.replace(c.profile, db_updates=True)
+        with Background(via, loaded.config, "dbu",
+                        settings=dataclasses.replace(PARTIAL, hot_for=1.0)) as w:
+            assert w.ready.wait(30) and w._db_updates_ok
+            time.sleep(1.5)                     # nothing active any more
+            proxy.seen.clear()
+            time.sleep(1.5)
+            assert not [path for _, path in proxy.seen if "/_changes" in path]
+            num = IDLE[3][-5:] + "5550000"
+            request(via, num, "move", assign_to=CHILD)
+            assert wait_until(lambda: not protocol.is_pending(c.get(IDLE[3], num)), 10)
+            assert c.get(IDLE[3], num)["pvt_request_state"]["status"] == "completed"
+    finally:
+        proxy.stop()

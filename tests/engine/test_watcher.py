@@ -282,6 +282,8 @@ def test_a_sweep_does_not_offer_again_what_finished_after_its_view_was_read(load
     w = Watcher(c, loaded.config, FAST)
     try:
         w._refresh_dbs()
+        w._next_full = float("inf")     # sweeps of the databases known to hold requests
+        w._work[db_of(num)] = time.monotonic()
         w._finished[(db_of(num), num)] = time.monotonic() + 60   # after any read now
         assert w._sweep() == 0 and not w._inflight               # not offered
         w._finished.clear()
