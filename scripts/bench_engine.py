@@ -9,8 +9,10 @@
                  ratio = storage time / engine time (target >= 0.5); the median of 7
                  trials. Twice: into an account without a database (KAZOO then skips the
                  account copies) and with one (the baseline then writes the copies too).
-                 `watch --once` started after the writes is shown apart: its start-up
-                 sweep brings the view over every changed document up to date first.
+                 `watch --once` started after the writes is shown apart, twice: a first
+                 run (its feed from the start, no index read) and a run with a checkpoint
+                 (its start-up sweep brings the index over every changed document up to
+                 date first).
     latency      single requests against an idle live watcher, write -> terminal: p50, p99
                  (target on a real CouchDB: p50 <= 50 ms, p99 <= 250 ms)
     carrier      500 acquisitions through a carrier answering in 200 ms: speed-up of the
@@ -170,20 +172,30 @@ def throughput(app: App, n: int, copies: bool = False, trials: int = 7) -> None:
 
 
 def throughput_once(app: App, n: int) -> None:
-    """`watch --once` started after the requests are written: start-up and the sweep's
-    view build over every changed document included."""
+    """`watch --once` started after the requests are written, on a server holding only
+    its database (other databases' changes would be swept too): start-up included. Twice:
+    a first run (no checkpoint: the feed from the start shows every document, no index is
+    read) and a run after it (its checkpoint written: the sweep brings the index up to
+    date over every changed document first)."""
+    for db in app.couch.number_dbs():
+        app.couch.delete_db(db)
     db = "numbers/+1203"
     fresh(app, db)
     ids = [d["_id"] for d in seed(app, db, "+1203", n, "knm_local", "available")]
-    storage = storage_limit(app, db)
-    with_requests(app, db, ids)
-    t0 = time.perf_counter()
-    Watcher(app.couch, app.config, WatchSettings(pool_size=32)).run(once=True)
-    engine = time.perf_counter() - t0
-    done = all_completed(app, db, ids)
-    print(f"watch --once: {n} requests in {engine:.2f}s ({done} completed, start-up included); "
-          f"ratio to storage {storage / engine:.3f}")
-    verdict("watch --once >= 0.5 x storage", storage / engine, storage / engine >= 0.5, "x")
+    figures = []
+    for run in ("first run", "with a checkpoint"):
+        storage = storage_limit(app, db)
+        with_requests(app, db, ids)
+        t0 = time.perf_counter()
+        Watcher(app.couch, app.config, WatchSettings(pool_size=32)).run(once=True)
+        engine = time.perf_counter() - t0
+        done = finished(app, db, ids)
+        figures.append(storage / engine)
+        print(f"watch --once, {run}: {n} requests in {engine:.2f}s ({done} finished, "
+              f"start-up included); ratio to storage {storage / engine:.3f}")
+    verdict("watch --once >= 0.5 x storage (first run)", figures[0], figures[0] >= 0.5, "x")
+    verdict("watch --once >= 0.5 x storage (checkpoint)", figures[1], figures[1] >= 0.5,
+            "x")
 
 
 def latency(app: App, n: int) -> None:

@@ -146,6 +146,7 @@ class FaultProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True   # headers and body leave at once (no 40 ms ACK wait)
 
             def _any(self) -> None:
                 proxy.seen.append((self.command, self.path))

@@ -430,6 +430,15 @@ class Couch:
 
     # --- changes -------------------------------------------------------------------------
 
+    def db_updates(self, **params: Any) -> dict[str, Any]:
+        """One read of `_db_updates` (the SDK's own call logs a deprecation warning each
+        time: this one is the same request, quietly)."""
+        def get() -> Any:
+            return self.client.send(self.client.prepare_request(
+                method="GET", url="/_db_updates", params=params,
+                headers={"Accept": "application/json"}))
+        return self._call("read _db_updates", get)
+
     def changes(self, db: str, since: Any = 0, limit: int | None = None,
                 include_docs: bool = True, longpoll_ms: int = 0) -> Changes:
         """One read of `_changes` after `since`. With `longpoll_ms`, wait up to that long for

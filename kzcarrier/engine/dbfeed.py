@@ -127,7 +127,7 @@ class DbUpdates:
         if not self.couch.profile.db_updates:
             return False
         try:
-            self.couch.client.get_db_updates(feed="normal", limit=1)
+            self.couch.db_updates(feed="normal", limit=1)
         except Exception:
             return False
         threading.Thread(target=self._loop, daemon=True, name="kzc-db-updates").start()
@@ -137,8 +137,7 @@ class DbUpdates:
         since = "now"
         while not self.stop.is_set():
             try:
-                res = self.couch.client.get_db_updates(feed="longpoll", since=since,
-                                                       timeout=10000).get_result()
+                res = self.couch.db_updates(feed="longpoll", since=since, timeout=10000)
             except Exception:
                 self.stop.wait(1.0)
                 continue

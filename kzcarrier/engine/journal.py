@@ -217,6 +217,8 @@ class Journal:
         for attempt in range(10):
             # a first attempt writes its intent without reading first: none exists unless
             # another attempt made it, and then the write is refused and the intent read
+            # (on a cluster, a create beside an intent that reached the carrier loses: that
+            # one has the longer revision history, `calling` written after `claimed`)
             if attempt or not first:
                 current = self.couch.resolve(SERVICE_DB, doc_id, merge_intent)
             token = uuid.uuid4().hex

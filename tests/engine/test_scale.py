@@ -272,7 +272,7 @@ def test_a_slow_server_is_left_room_by_the_cold_poll(loaded):
 
 
 def test_with_db_updates_idle_databases_are_not_read_and_a_request_there_wakes_the_watcher(
-        loaded):
+        loaded, caplog):
     """Where `_db_updates` answers (here the fault proxy's, batched 0.3 s as CouchDB's
     `_global_changes` batches it), nothing reads idle databases; a request written into
     one is named by `_db_updates` and completed."""
@@ -300,3 +300,4 @@ def test_with_db_updates_idle_databases_are_not_read_and_a_request_there_wakes_t
             assert c.get(IDLE[3], num)["pvt_request_state"]["status"] == "completed"
     finally:
         proxy.stop()
+    assert not [r for r in caplog.records if "deprecated" in r.getMessage()]   # quiet
