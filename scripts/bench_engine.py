@@ -28,7 +28,6 @@ Usage: .venv/bin/python scripts/bench_engine.py [--quick]
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "plugins"))
 
 from kzcarrier.app import App, Settings  # noqa: E402
-from kzcarrier.couch.embedded import url_or_embedded  # noqa: E402
+from kzcarrier.couch.embedded import free_port, url_or_embedded  # noqa: E402
 from kzcarrier.engine import protocol  # noqa: E402
 from kzcarrier.engine.processor import Processor  # noqa: E402
 from kzcarrier.engine.watcher import Watcher, WatchSettings  # noqa: E402
@@ -258,9 +257,7 @@ def carrier_hiding(app: App, n: int) -> None:
 
 def start_worker(url: str, name: str) -> tuple[subprocess.Popen, str]:
     """A live `kzcarrier watch` in a process of its own, as an operator runs one."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "kzcarrier", "--couch-url", url, "watch", "--pool", "16",
          "--worker-id", name, "--http", f"127.0.0.1:{port}", "--crawl-interval", "0",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 from kzcarrier.couch.client import Couch
@@ -72,6 +73,19 @@ def assert_released_for_good(app, num: str, released: dict, orders: list) -> Non
     st = app.couch.get(db_of(num), num)["pvt_request_state"]
     assert (st["id"], st["status"], st["error"]["error"]) == (rid, "failed", "not_found")
     assert len(orders) == before
+
+
+def count_requests(couch: Couch, monkeypatch) -> Counter:
+    """From now on: how many requests `couch` sends, by what they are about."""
+    seen: Counter = Counter()
+    original = couch._call_raw
+
+    def counted(what, fn, *args, **kwargs):
+        seen[what] += 1
+        return original(what, fn, *args, **kwargs)
+
+    monkeypatch.setattr(couch, "_call_raw", counted)
+    return seen
 
 
 def count_bulk_requests(couch: Couch, monkeypatch) -> list[tuple[str, int]]:

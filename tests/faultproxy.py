@@ -115,7 +115,7 @@ class FaultProxy:
                 or "/_view/" in parts:
             return      # CouchDB names a database only when its documents change
         kind = {("PUT", 2): "created", ("DELETE", 2): "deleted"}.get(
-            (method, urlsplit(path).path.rstrip("/").count("/") + 1), "updated")
+            (method, parts.rstrip("/").count("/") + 1), "updated")
         with self._lock:
             seq = len(self._updates) + 1
             self._updates.append((seq, name, kind, time.monotonic() + self.db_updates_delay))

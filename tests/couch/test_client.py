@@ -116,19 +116,15 @@ def test_local_checkpoints_overwrite_and_stay_out_of_changes(couch):
     assert not any(i.startswith("_local") for i in ids)
 
 
-def test_a_checkpoint_written_again_costs_one_request_and_survives_another_writer(couch):
+def test_a_checkpoint_written_again_costs_one_request_and_survives_another_writer(
+        couch, monkeypatch):
+    from engine_helpers import count_requests
+
     couch.ensure_db(DB)
     couch.put_local(DB, "cp", {"seq": 1})
-    sent: list[str] = []
-    original = couch._call_raw
-
-    def counted(what, fn, *args, **kwargs):
-        sent.append(what)
-        return original(what, fn, *args, **kwargs)
-
-    couch._call_raw = counted
+    sent = count_requests(couch, monkeypatch)
     couch.put_local(DB, "cp", {"seq": 2})
-    assert sent == [f"put _local/cp into {DB}"]           # its revision is remembered
+    assert sent == {f"put _local/cp into {DB}": 1}       # its revision is remembered
     other = Couch(couch.url)
     other.put_local(DB, "cp", {"seq": 3})                 # another writer moved it on
     couch.put_local(DB, "cp", {"seq": 4})                 # refused once, read, written

@@ -5,7 +5,16 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from engine_helpers import CHILD, FAST, Background, configure_bandwidth2, db_of, request, run_once
+from engine_helpers import (
+    CHILD,
+    FAST,
+    Background,
+    configure_bandwidth2,
+    count_requests,
+    db_of,
+    request,
+    run_once,
+)
 
 from kzcarrier.carriers import Carrier
 from kzcarrier.engine import admin, protocol
@@ -323,18 +332,10 @@ def test_a_first_attempt_writes_its_intent_unread_yet_finds_a_sale_left_before(
     c = loaded.couch
     discovery(c, "+14155550178")
     request(c, "+14155550178", "move", assign_to=CHILD, auth_by=CHILD)
-    reads: list[str] = []
-    original = c._call_raw
-
-    def counted(what, fn, *args, **kwargs):
-        reads.append(what)
-        return original(what, fn, *args, **kwargs)
-
-    monkeypatch.setattr(c, "_call_raw", counted)
+    reads = count_requests(c, monkeypatch)
     assert Processor(c, loaded.config, "w-A").process(db_of("+14155550178"),
                                                       "+14155550178") == "completed"
     assert not [w for w in reads if "intent:" in w and w.startswith(("get", "read"))], reads
-    monkeypatch.setattr(c, "_call_raw", original)
 
     discovery(c)
     rid = request(c, NUM, "move", assign_to=CHILD, auth_by=CHILD)

@@ -6,7 +6,7 @@ import threading
 import time
 from collections import Counter
 
-from engine_helpers import CHILD, FAST, Background, db_of, request, wait_until
+from engine_helpers import CHILD, FAST, Background, count_requests, db_of, request, wait_until
 
 from kzcarrier.engine import protocol
 from kzcarrier.engine.dbfeed import ColdPoll
@@ -23,19 +23,6 @@ def idle_dbs(couch):
         couch.ensure_db(db)
         couch.put(db, {"_id": db[-5:] + "5550000", "pvt_type": "number",
                        "pvt_state": "available", "pvt_module_name": "knm_local"})
-
-
-def calls(couch, monkeypatch) -> Counter:
-    """From now on: how many requests `couch` sends, by what they are about."""
-    seen: Counter = Counter()
-    original = couch._call_raw
-
-    def counted(what, fn, *args, **kwargs):
-        seen[what] += 1
-        return original(what, fn, *args, **kwargs)
-
-    monkeypatch.setattr(couch, "_call_raw", counted)
-    return seen
 
 
 def views_read(seen: Counter) -> set[str]:
@@ -56,7 +43,7 @@ def test_a_sweep_reads_only_databases_with_unfinished_requests(loaded, monkeypat
     w._refresh_dbs()
     w._poll_feeds(everything=True)                    # their feeds read: checkpoints
     w._wait_inflight()
-    seen = calls(c, monkeypatch)
+    seen = count_requests(c, monkeypatch)
     w._sweep()
     assert set(IDLE) <= views_read(seen)              # the first sweep reads every one
     seen.clear()
@@ -87,7 +74,7 @@ def test_databases_are_prepared_with_two_requests_each(loaded, monkeypatch):
     idle_dbs(c)
     for db in IDLE:
         c.install_design_docs(db)     # in place, as after a first run
-    seen = calls(c, monkeypatch)
+    seen = count_requests(c, monkeypatch)
     w = Watcher(c, loaded.config, PARTIAL)
     w._refresh_dbs()
     assert set(IDLE) <= set(w._feeds)
@@ -110,7 +97,7 @@ def test_idle_databases_wait_their_interval_and_active_ones_are_read_every_pass(
     request(c, BUSY, "create", assign_to=CHILD)
     w._poll_feeds(everything=True)             # its change is read: active now
     w._poll_feeds()
-    seen = calls(c, monkeypatch)
+    seen = count_requests(c, monkeypatch)
     for _ in range(3):
         w._poll_feeds()
         time.sleep(0.01)
@@ -127,7 +114,7 @@ def test_a_live_watcher_starts_without_reading_every_index(loaded, monkeypatch):
     feed reads at start, not an index read (the full sweep comes later)."""
     c = loaded.couch
     idle_dbs(c)
-    seen = calls(c, monkeypatch)
+    seen = count_requests(c, monkeypatch)
     with Background(c, loaded.config, "start", settings=PARTIAL) as w:
         assert w.ready.wait(30)
         time.sleep(1.0)
@@ -151,7 +138,7 @@ def test_idle_databases_are_looked_at_apart_at_a_bounded_rate_most_overdue_first
     stop = threading.Event()
     poll = ColdPoll(c, lambda: w._feeds, hot_for=0.0, interval=0.0, per_second=20.0,
                     changed=named.append, stop=stop)
-    seen = calls(c, monkeypatch)
+    seen = count_requests(c, monkeypatch)
     order: list[str] = []
     original = c.changes
     monkeypatch.setattr(c, "changes", lambda db, *a, **k: (order.append(db),
@@ -207,7 +194,7 @@ def test_watch_once_reads_the_request_index_once_when_every_request_ends(
     run) is not swept at all: its feed, read from the start, shows every document."""
     c = loaded.couch
     nums = numbers_with_requests(c, 40)
-    seen = calls(c, monkeypatch)
+    seen = count_requests(c, monkeypatch)
     index = f"view kzcarrier/requests of {db_of(nums[0])}"
     assert Watcher(c, loaded.config, PARTIAL).run(once=True) == 0
     assert all(c.get(db_of(n), n)["pvt_request_state"]["status"] == "completed"
