@@ -407,6 +407,7 @@ class Couch:
             doc = self._call(f"get _local/{name} from {db}", self.client.get_local_document,
                              self._db(db), name, accept="application/json")
         except DocNotFound:
+            self._local_revs[(db, name)] = None   # the first write needs no read either
             return None
         self._local_revs[(db, name)] = doc.get("_rev")
         return doc

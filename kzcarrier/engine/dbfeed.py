@@ -25,8 +25,11 @@ class DbFeed:
     # (seq after the page, the page's futures, how many changes it held)
     batches: list[tuple[Any, list[Future[str]], int]] = field(default_factory=list)
     saved_seq: Any = None
+    done_seq: Any = None                # after the pages whose requests are all finished
+    saved_at: float = float("-inf")     # when the checkpoint was last written (monotonic)
     changed_at: float = float("-inf")   # when its feed last showed a request (monotonic)
     next_poll: float = 0.0              # when a database not changed lately is read again
+    installed: bool = False             # its design documents checked (the sweep's index)
 
     def lag(self) -> int:
         """Changes read whose requests are not finished yet: the checkpoint trails them."""
@@ -41,18 +44,21 @@ def pending_since(doc: dict[str, Any]) -> float | None:
     return float(since) if isinstance(since, (int, float)) else None
 
 
-def prepare(couch: Couch, db: str, checkpoint: str) -> DbFeed | None:
-    """A database first seen: its design documents (one read when in place) and where its
-    feed resumes (its checkpoint). None: not now (logged; tried again at the next listing)."""
+def prepare(couch: Couch, db: str, checkpoint: str, install: bool = True) -> DbFeed | None:
+    """A database first seen: where its feed resumes (its checkpoint) and, with `install`,
+    its design documents (one read when in place; a live watcher checks them after every
+    database's feed is found: `FeedFollowing._keep_listing`). None: not now (logged; tried
+    again at the next listing)."""
     try:
-        couch.install_design_docs(db)
+        if install:
+            couch.install_design_docs(db)
         seq = (couch.get_local(db, checkpoint) or {}).get("seq", 0)
         if isinstance(seq, int) and seq:     # the test server's seqs: see couch/compat.py
             seq = couch.profile.resume_from(seq, couch.db_info(db))
     except StorageError as exc:
         log.warning("cannot prepare %s: %s", db, exc)
         return None
-    return DbFeed(read_seq=seq, saved_seq=seq)
+    return DbFeed(read_seq=seq, saved_seq=seq, installed=install)
 
 
 class ColdPoll:

@@ -35,7 +35,7 @@ class FeedFollowing:
     _feeds: dict[str, DbFeed]
     _unprepared: list[str]          # listed, not prepared yet
     _moving: set[str]               # feeds read whose checkpoints trail them
-    _dirty: set[str]                # databases to read in the next pass
+    _dirty: dict[str, None]         # databases to read in the next passes, in order
     _work: dict[str, float]         # databases with unfinished requests, and since when
     _db_updates_ok: bool
 
@@ -48,18 +48,20 @@ class FeedFollowing:
 
     def _keep_listing(self) -> None:
         """A live watcher's databases: listed every `db_poll_interval`, those first seen
-        prepared beside the loop, so its pace never waits for them."""
+        found beside the loop (their checkpoints: where their feeds resume), so its pace
+        never waits for them; once every feed is found, their design documents are checked
+        (what finds requests goes before what keeps the sweep's index in place)."""
         next_list = time.monotonic() + self.settings.db_poll_interval
         while not self._stop.is_set():
             if time.monotonic() >= next_list:
-                self._refresh_dbs(self.settings.prepare_per_pass)
+                self._refresh_dbs(self.settings.prepare_per_pass, install=False)
                 next_list = time.monotonic() + self.settings.db_poll_interval
             elif self._unprepared:
-                self._prepare_more(self.settings.prepare_per_pass)
-            else:
+                self._prepare_more(self.settings.prepare_per_pass, install=False)
+            elif not self._install_more(self.settings.prepare_per_pass):
                 self._stop.wait(min(0.2, max(0.0, next_list - time.monotonic())))
 
-    def _refresh_dbs(self, at_most: int | None = None) -> None:
+    def _refresh_dbs(self, at_most: int | None = None, install: bool = True) -> None:
         """List the number databases; prepare `at_most` of those first seen now (all by
         default), the others in the next passes (`_prepare_more`)."""
         try:
@@ -70,19 +72,45 @@ class FeedFollowing:
         for db in set(self._feeds) - set(dbs):
             self._feeds.pop(db)
         self._unprepared = [db for db in dbs if db not in self._feeds]
-        self._prepare_more(at_most)
+        self._prepare_more(at_most, install)
 
-    def _prepare_more(self, at_most: int | None = None) -> None:
+    def _prepare_more(self, at_most: int | None = None, install: bool = True) -> None:
         new = self._unprepared[:at_most] if at_most else self._unprepared
         self._unprepared = self._unprepared[len(new):]
-        with ThreadPoolExecutor(max(1, min(len(new), self.settings.prepare_threads))) as pool:
-            prepared = list(pool.map(lambda db: None if self._stop.is_set() else prepare(
-                self.couch, db, CHECKPOINT), new))      # stopping: the rest is not needed
+        prepared = self._few_at_a_time(lambda db: prepare(self.couch, db, CHECKPOINT, install),
+                                       new)
         for db, feed in zip(new, prepared):
             if feed is not None and db not in self._feeds:
                 self._feeds[db] = feed
                 with self._lock:
-                    self._dirty.add(db)
+                    self._dirty[db] = None
+
+    def _following_all(self) -> bool:
+        """Every database listed is followed, its design documents checked."""
+        return not self._unprepared and all(f.installed for f in list(self._feeds.values()))
+
+    def _install_more(self, at_most: int) -> bool:
+        """Design documents checked in up to `at_most` followed databases not checked yet;
+        False when there were none."""
+        todo = [db for db, feed in list(self._feeds.items()) if not feed.installed][:at_most]
+        for db, done in zip(todo, self._few_at_a_time(self._install, todo)):
+            feed = self._feeds.get(db)
+            if done and feed is not None:
+                feed.installed = True
+        return bool(todo)
+
+    def _install(self, db: str) -> bool:
+        try:
+            self.couch.install_design_docs(db)
+            return True
+        except StorageError as exc:
+            log.warning("design documents of %s: %s", db, exc)
+            return False
+
+    def _few_at_a_time(self, job: Any, dbs: list[str]) -> list[Any]:
+        """`job(db)` for each, `prepare_threads` at a time; stopping: None for the rest."""
+        with ThreadPoolExecutor(max(1, min(len(dbs), self.settings.prepare_threads))) as pool:
+            return list(pool.map(lambda db: None if self._stop.is_set() else job(db), dbs))
 
     def _start_db_updates(self) -> None:
         """Where `_db_updates` answers, a longpoll on it tells which databases changed."""
@@ -90,37 +118,46 @@ class FeedFollowing:
 
     def _changed(self, dbs: set[str]) -> None:
         with self._lock:
-            self._dirty.update(dbs)
+            self._dirty.update(dict.fromkeys(sorted(dbs)))
         self._wake.set()
 
     def _poll_feeds(self, everything: bool = False) -> bool:
+        """One pass over the feeds; True when there is more to do at once."""
         if self._room() <= 0:   # read no further ahead than the pool can take
             self._stop.wait(0.005)
             return True
         now = time.monotonic()
+        # recently active databases first, read every pass (`_db_updates` may come late:
+        # CouchDB batches it); then those named since (by `_db_updates`, the ColdPoll, or
+        # first found), in that order, at most `reads_per_pass` of them: a pass stays short
+        # however many are named at once (thousands at start-up), so the active ones and
+        # the pool are served again soon
+        hot = [db for db, feed in list(self._feeds.items())
+               if everything or now - feed.changed_at < self.settings.hot_for]
         with self._lock:
-            dbs, self._dirty = set(self._dirty), set()
-        # recently active databases are read every pass (`_db_updates` may come late:
-        # CouchDB batches it); the others when `_db_updates` or the ColdPoll names them
-        dbs.update(db for db, feed in list(self._feeds.items())
-                   if everything or now - feed.changed_at < self.settings.hot_for)
-        order = [db for db in sorted(dbs) if db in self._feeds]
+            for db in hot:
+                self._dirty.pop(db, None)
+            named = list(self._dirty)[:None if everything else self.settings.reads_per_pass]
+            for db in named:
+                del self._dirty[db]
+            more = bool(self._dirty)
+        order = [db for db in hot + named if db in self._feeds]
         active = False
-        # a few databases are read at once (thousands first seen, `--once`), each page
-        # sized to its share of the room the pool has
+        # a few databases are read at once, each page sized to its share of the room the
+        # pool has
         for start in range(0, len(order), self.settings.read_threads):
             chunk = order[start:start + self.settings.read_threads]
             room = self._room()
-            if room <= 0:
+            if room <= 0:       # the rest first in the next pass
                 with self._lock:
-                    self._dirty.update(order[start:])
+                    self._dirty = {**dict.fromkeys(order[start:]), **self._dirty}
                 return True
             limit = max(1, min(self.settings.batch, room // len(chunk)))
             for db, page in zip(chunk, self._io.map(lambda db: self._read(db, now, limit),
                                                     chunk)):
                 if page is not None:
                     active = self._take_page(db, page, limit) or active
-        return active
+        return active or more
 
     def _read(self, db: str, now: float, limit: int) -> Any:
         feed = self._feeds.get(db)
@@ -151,38 +188,44 @@ class FeedFollowing:
             self._moving.add(db)
             if len(page.results) >= limit:
                 with self._lock:
-                    self._dirty.add(db)
+                    self._dirty[db] = None
         feed.read_seq = page.last_seq
         return moved
 
-    def _advance_checkpoints(self) -> None:
+    def _advance_checkpoints(self, final: bool = False) -> None:
         """Checkpoints of the feeds read since (not of every database: a pass costs what
-        moved), each past the pages whose requests are all finished."""
+        moved), each past the pages whose requests are all finished; one database's at
+        most every `checkpoint_interval`, and `checkpoints_per_pass` in all (`final`: every
+        one, at stop)."""
         due: list[tuple[str, DbFeed, Any]] = []
+        now = time.monotonic()
         for db in sorted(self._moving):
             feed = self._feeds.get(db)
-            if feed is None or not feed.batches:
+            if feed is None:
                 self._moving.discard(db)
-                if feed is not None:
-                    self.metrics.feed_lag.labels(db).set(0)
                 continue
-            seq = None
             # a request cancelled at shutdown was not processed: the checkpoint stays before it
             while feed.batches and all(f.done() and not f.cancelled()
                                        for f in feed.batches[0][1]):
-                seq = feed.batches.pop(0)[0]
+                feed.done_seq = feed.batches.pop(0)[0]
             self.metrics.feed_lag.labels(db).set(feed.lag())
-            if seq is not None and seq != feed.saved_seq:
-                due.append((db, feed, seq))
+            if feed.done_seq is None or feed.done_seq == feed.saved_seq:
+                if not feed.batches:
+                    self._moving.discard(db)
+            elif final or now - feed.saved_at >= self.settings.checkpoint_interval:
+                due.append((db, feed, feed.done_seq))
 
         def save(item: tuple[str, DbFeed, Any]) -> None:
             db, feed, seq = item
             try:
                 self.couch.put_local(db, CHECKPOINT, {"seq": seq, "worker": self.worker})
-                feed.saved_seq = seq
+                feed.saved_seq, feed.saved_at = seq, time.monotonic()
             except StorageError as exc:
                 log.warning("checkpoint of %s: %s", db, exc)
 
+        if not final:    # thousands due at once (a first run): the oldest first, the rest later
+            due = sorted(due, key=lambda item: item[1].saved_at)[
+                :self.settings.checkpoints_per_pass]
         list(self._io.map(save, due))
 
     def _start_over(self, db: str) -> None:
@@ -194,9 +237,10 @@ class FeedFollowing:
         self.couch.install_design_docs(db)
         feed = self._feeds.get(db)
         if feed is not None:
-            feed.read_seq = feed.saved_seq = 0
+            feed.read_seq = feed.saved_seq = feed.done_seq = 0
+            feed.installed = True
             feed.batches.clear()
         with self._lock:
-            self._dirty.add(db)
+            self._dirty[db] = None
         self._wake.set()
 

@@ -25,5 +25,10 @@ class WatchSettings:
     prepare_threads: int = 8     # databases first seen are prepared this many at a time,
     prepare_per_pass: int = 128  # and by a live watcher this many between two passes
     read_threads: int = 8        # feeds read (and checkpoints written) this many at a time
+    reads_per_pass: int = 64     # beyond the active databases, feeds read in one pass
+    checkpoints_per_pass: int = 16   # checkpoints written in one pass, the oldest first
+    # a feed's checkpoint is written at most this often while its requests keep coming (and
+    # at once when it catches up, and at stop): after a crash, at most this much is read again
+    checkpoint_interval: float = 1.0
     read_ahead: int = 4          # requests handed to the pool, per slot (at least two groups)
     forget_workers_after: float = 20.0   # heartbeat intervals: then a dead worker's record goes

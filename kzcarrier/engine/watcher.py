@@ -1,9 +1,9 @@
 """The engine: follow every number database, hand pending requests to a bounded pool.
 
 * Databases: the `numbers/...` databases are listed by key range (cheap), and prepared once
-  (design documents, checkpoint) a few at a time; where the server has `_db_updates`
-  (CouchDB with `_global_changes`), a longpoll on it wakes the loop and names the databases
-  that changed, so idle databases cost nothing.
+  a few at a time (their checkpoints; their design documents once every feed is found);
+  where the server has `_db_updates` (CouchDB with `_global_changes`), a longpoll on it
+  wakes the loop and names the databases that changed, so idle databases cost nothing.
 * Changes: one `feed=normal` read per changed database per pass, from an in-memory position.
   A database whose feed showed a request in the last `hot_for` seconds is read every pass
   whatever `_db_updates` says (CouchDB batches it); without `_db_updates` a thread of its
@@ -86,7 +86,7 @@ class Watcher(FeedFollowing):
         # shows them pending still, and offering them again would cost a wasted pass
         self._finished: dict[tuple[str, str], float] = {}
         self._live_workers: list[str] = [self.worker]
-        self._dirty: set[str] = set()
+        self._dirty: dict[str, None] = {}
         self._unprepared: list[str] = []     # listed, not prepared yet
         self._moving: set[str] = set()       # feeds read whose checkpoints trail them
         self._lister: threading.Thread | None = None   # a live watcher's database listing
@@ -115,9 +115,12 @@ class Watcher(FeedFollowing):
                                                                   config=self.config)):
             log.warning("lease: %s", warning)
         self._heartbeat()
-        # a live watcher reads the feeds of the first databases prepared while the others
+        # a live watcher reads the feeds of the first databases found while the others
         # are prepared beside it; `--once` sweeps them all, so it prepares them all first
-        self._refresh_dbs(None if once else self.settings.prepare_per_pass)
+        if once:
+            self._refresh_dbs()
+        else:
+            self._refresh_dbs(self.settings.prepare_per_pass, install=False)
         if not once:   # the feeds, from their checkpoints, show what is unfinished
             self._next_full = time.monotonic() + self.settings.full_sweep_interval
             self._start_db_updates()
@@ -158,7 +161,7 @@ class Watcher(FeedFollowing):
             # finish what is running (carrier calls in flight are written); what is only
             # queued is cancelled, unclaimed, and found again by the next worker's feed
             self._pool.shutdown(wait=True, cancel_futures=True)
-            self._advance_checkpoints()
+            self._advance_checkpoints(final=True)
             self._io.shutdown(wait=True)
             if self._lister is not None:
                 self._lister.join(30)
@@ -200,7 +203,7 @@ class Watcher(FeedFollowing):
                         chore[1]()
             except Exception as exc:  # a failed sweep is retried at the next interval
                 log.exception("sweep: %s", exc)
-            while self._unprepared and not self._stop.is_set():
+            while not self._following_all() and not self._stop.is_set():
                 self._stop.wait(0.1)      # ready: every database listed is followed
             self._set_ready()
             self._stop.wait(self.settings.sweep_interval)
@@ -237,6 +240,10 @@ class Watcher(FeedFollowing):
             backlog, oldest = 0, None
             read_at = time.monotonic()
             try:
+                feed = self._feeds.get(db)
+                if feed is not None and not feed.installed:   # found, not checked yet
+                    self.couch.install_design_docs(db)
+                    feed.installed = True
                 try:
                     rows = list(iter_view(self.couch, db, "kzcarrier", "requests"))
                 except DocNotFound:   # deleted and created again, or its index removed

@@ -131,6 +131,22 @@ def test_a_checkpoint_written_again_costs_one_request_and_survives_another_write
     assert couch.get_local(DB, "cp")["seq"] == 4
 
 
+def test_a_checkpoint_read_missing_is_written_the_first_time_in_one_request(
+        couch, monkeypatch):
+    from engine_helpers import count_requests
+
+    couch.ensure_db(DB)
+    assert couch.get_local(DB, "first") is None           # a database never followed
+    sent = count_requests(couch, monkeypatch)
+    couch.put_local(DB, "first", {"seq": 1})
+    assert sent == {f"put _local/first into {DB}": 1}
+    assert couch.get_local(DB, "first")["seq"] == 1
+    assert couch.get_local(DB, "second") is None
+    Couch(couch.url).put_local(DB, "second", {"seq": 5})  # another writer created it since
+    couch.put_local(DB, "second", {"seq": 6})             # refused once, read, written
+    assert couch.get_local(DB, "second")["seq"] == 6
+
+
 def test_changes_normal_paged_and_longpoll(couch):
     couch.create_db(DB)
     start = couch.changes(DB).last_seq

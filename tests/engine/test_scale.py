@@ -10,6 +10,7 @@ from engine_helpers import CHILD, FAST, Background, count_requests, db_of, reque
 
 from kzcarrier.engine import protocol
 from kzcarrier.engine.dbfeed import ColdPoll
+from kzcarrier.engine.feeds import CHECKPOINT
 from kzcarrier.engine.watcher import Watcher
 
 IDLE = [f"numbers/+12{i:02d}" for i in range(30)]
@@ -288,3 +289,91 @@ def test_with_db_updates_idle_databases_are_not_read_and_a_request_there_wakes_t
     finally:
         proxy.stop()
     assert not [r for r in caplog.records if "deprecated" in r.getMessage()]   # quiet
+
+
+def _checkpoint_after_requests(loaded, interval: float):
+    """A live watcher over one database; two requests after its start-up checkpoint.
+    Returns (the couch, the database, the checkpoint's seq: at start-up, once both requests
+    completed and the watcher ran a while, after stop)."""
+    c = loaded.couch
+    db = db_of(BUSY)
+    c.ensure_db(db)
+
+    def saved():
+        return (c.get_local(db, CHECKPOINT) or {}).get("seq")
+
+    def completed(num):
+        doc = c.get(db, num, missing_ok=True) or {}
+        return not protocol.is_pending(doc) and bool(doc.get("pvt_request"))
+
+    settings = dataclasses.replace(PARTIAL, checkpoint_interval=interval)
+    with Background(c, loaded.config, settings=settings) as w:
+        assert w.ready.wait(30)
+        assert wait_until(lambda: saved() is not None, 10)
+        at_start = saved()
+        for num in (BUSY, "+14155550189"):
+            request(c, num, "create", assign_to=CHILD)
+            assert wait_until(lambda: completed(num), 30)
+        wait_until(lambda: saved() != at_start and not c.changes(db, saved()).results, 3)
+        running = saved()
+    return c, db, (at_start, running, saved())
+
+
+def test_a_busy_feeds_checkpoint_is_written_at_most_every_interval_and_at_stop(loaded):
+    c, db, (at_start, running, stopped) = _checkpoint_after_requests(loaded, 3600.0)
+    assert running == at_start           # requests came within the interval: not written
+    assert stopped != at_start           # ... until the watcher stopped
+    assert not c.changes(db, stopped).results   # past both requests
+
+
+def test_a_live_watchers_checkpoint_follows_its_feed_within_the_interval(loaded):
+    c, db, (at_start, running, _) = _checkpoint_after_requests(loaded, 0.2)
+    assert running != at_start           # written while it runs: a crash replays little
+    assert not c.changes(db, running).results
+
+
+def test_a_live_watcher_finds_every_feed_before_it_checks_design_documents(
+        loaded, monkeypatch):
+    """What finds requests (a checkpoint read per database) comes before what keeps the
+    sweep's index in place: with 10,000 databases, the one holding the first request is
+    not found after thousands of design-document checks."""
+    c = loaded.couch
+    idle_dbs(c)
+    sequence: list[str] = []
+    original = c._call_raw
+
+    def recording(what, fn, *args, **kwargs):
+        sequence.append(what)
+        return original(what, fn, *args, **kwargs)
+
+    monkeypatch.setattr(c, "_call_raw", recording)
+    with Background(c, loaded.config,
+                    settings=dataclasses.replace(PARTIAL, prepare_per_pass=4)) as w:
+        assert w.ready.wait(30)
+    found = [i for i, what in enumerate(sequence)
+             if what.startswith(f"get _local/{CHECKPOINT} from numbers/")]
+    checked = [i for i, what in enumerate(sequence)
+               if what.startswith("read ") and " from numbers/" in what]
+    assert len(found) >= len(IDLE) and len(checked) >= len(IDLE)
+    assert max(found) < min(checked), "\n".join(sequence[:40])
+    assert all(feed.installed for feed in w._feeds.values())     # ready: all checked
+
+
+def test_a_sweep_checks_the_design_documents_of_a_database_not_checked_yet(loaded):
+    """A database whose feed is followed but whose design documents were not checked yet
+    (a live watcher checks them last) is not taken for one created again."""
+    c = loaded.couch
+    db = db_of(BUSY)
+    c.ensure_db(db)
+    ddoc = c.get(db, "_design/kzcarrier")
+    c.bulk_save(db, [{"_id": ddoc["_id"], "_rev": ddoc["_rev"], "_deleted": True}])
+    w = Watcher(c, loaded.config, PARTIAL)
+    w._refresh_dbs(install=False)
+    request(c, BUSY, "create", assign_to=CHILD)
+    w._poll_feeds(everything=True)
+    w._wait_inflight()
+    assert db in w._work
+    seq = w._feeds[db].read_seq
+    w._sweep()
+    assert c.get(db, "_design/kzcarrier", missing_ok=True) is not None
+    assert w._feeds[db].read_seq == seq and w._feeds[db].installed   # not read over again
