@@ -58,6 +58,21 @@ def test_a_crawl_ages_and_purges_what_kazoo_would(loaded):
     assert shown["discovery_purged"] == 1
 
 
+def test_a_number_of_unknown_age_is_neither_aged_nor_purged(loaded):
+    """Without `pvt_modified` (a document written by hand or by another tool) its age is
+    unknown, and a purchase in flight may have been saved by KAZOO without its request:
+    never taken as old, it is skipped, saying why."""
+    c = loaded.couch
+    for num, state in (("+15559990011", "discovery"), ("+15559990012", "aging")):
+        c.put(DB, {"_id": num, "pvt_type": "number", "pvt_state": state,
+                   "pvt_module_name": "knm_local"})
+    report = crawler(loaded).run()
+    assert c.get(DB, "+15559990011")["pvt_state"] == "discovery"
+    assert c.get(DB, "+15559990012")["pvt_state"] == "aging"
+    assert "age is unknown" in report.skipped["+15559990011"]
+    assert "+15559990012" in report.skipped
+
+
 def test_aging_expiry_comes_from_system_config_tasks(loaded):
     c = loaded.couch
     c.put("system_config", {"_id": "tasks", "default": {"aging_expiry_d": 10}})
