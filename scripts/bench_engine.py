@@ -204,6 +204,7 @@ def latency(app: App, n: int) -> None:
     watcher = Watcher(app.couch, app.config, LIVE)
     thread = threading.Thread(target=watcher.run, daemon=True)
     thread.start()
+    watcher.ready.wait(60)     # idle: its start-up (first sweep, chores) done
     time.sleep(1.0)
     samples = []
     for num in ids:

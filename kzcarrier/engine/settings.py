@@ -28,7 +28,7 @@ class WatchSettings:
     reads_per_pass: int = 64     # beyond the active databases, feeds read in one pass
     checkpoints_per_pass: int = 16   # checkpoints written in one pass, the oldest first
     # a feed's checkpoint is written at most this often while its requests keep coming (and
-    # at once when it catches up, and at stop): after a crash, at most this much is read again
+    # at stop): after a crash, at most about this much of the feed is read again
     checkpoint_interval: float = 1.0
     read_ahead: int = 4          # requests handed to the pool, per slot (at least two groups)
     forget_workers_after: float = 20.0   # heartbeat intervals: then a dead worker's record goes

@@ -4,8 +4,9 @@ deleted tombstones are removed (reference/kazoo-number-maintenance.md §4).
 
 Unlike KAZOO's, it reads each number database through `numbers/status` for just those three
 states, in pages, instead of every document at once; ages count from `pvt_modified` as
-KAZOO's do (a number without it is skipped: its age unknown, it is never taken as old). An aging number turns available with no providers and no billing, and its
-account copy follows (`NumberStore.save`). Each write carries the revision read: a number
+KAZOO's do (a number without it is skipped: its age unknown, it is never taken as old).
+An aging number turns available with no providers and no billing, and its account copy
+follows (`NumberStore.save`). Each write carries the revision read: a number
 that changed meanwhile is left for the next crawl.
 """
 from __future__ import annotations
@@ -77,12 +78,12 @@ class Crawler:
                 modified = doc.get("pvt_modified")
                 # kzcarrier's stored search results carry their own expiry
                 expires = doc.get("pvt_discovery_expires")
-                if state in ("aging", "discovery") and expires is None and not isinstance(
-                        modified, (int, float)):   # its age unknown: never taken as old
-                    report.skipped[doc["_id"]] = "no pvt_modified: its age is unknown"
-                    continue
-                if expires is None:
+                known = isinstance(modified, (int, float))
+                if state == "discovery" and expires is None and known:
                     expires = modified + discovery_s
+                if (state == "aging" and not known) or (state == "discovery" and expires is None):
+                    report.skipped[doc["_id"]] = "no pvt_modified: its age is unknown"
+                    continue      # never taken as old
                 if state == "aging" and modified + aging_s < now:
                     self._age(doc, now, report, dry_run)
                 elif state == "discovery" and expires < now:
