@@ -93,19 +93,22 @@ class FeedFollowing:
         """Design documents checked in up to `at_most` followed databases not checked yet;
         False when there were none."""
         todo = [db for db, feed in list(self._feeds.items()) if not feed.installed][:at_most]
-        for db, done in zip(todo, self._few_at_a_time(self._install, todo)):
-            feed = self._feeds.get(db)
-            if done and feed is not None:
-                feed.installed = True
+
+        def one(db: str) -> None:
+            try:
+                self._install(db)
+            except StorageError as exc:     # checked again in the next round
+                log.warning("design documents of %s: %s", db, exc)
+
+        self._few_at_a_time(one, todo)
         return bool(todo)
 
-    def _install(self, db: str) -> bool:
-        try:
-            self.couch.install_design_docs(db)
-            return True
-        except StorageError as exc:
-            log.warning("design documents of %s: %s", db, exc)
-            return False
+    def _install(self, db: str) -> None:
+        """Check `db`'s design documents, and mark its feed checked (StorageError: not now)."""
+        self.couch.install_design_docs(db)
+        feed = self._feeds.get(db)
+        if feed is not None:
+            feed.installed = True
 
     def _few_at_a_time(self, job: Any, dbs: list[str]) -> list[Any]:
         """`job(db)` for each, `prepare_threads` at a time; stopping: None for the rest."""

@@ -242,8 +242,7 @@ class Watcher(FeedFollowing):
             try:
                 feed = self._feeds.get(db)
                 if feed is not None and not feed.installed:   # found, not checked yet
-                    self.couch.install_design_docs(db)
-                    feed.installed = True
+                    self._install(db)
                 try:
                     rows = list(iter_view(self.couch, db, "kzcarrier", "requests"))
                 except DocNotFound:   # deleted and created again, or its index removed
