@@ -246,6 +246,9 @@ def soak(app: App, n_dbs: int, seconds: float) -> None:
           f"at end {samples[-1][1]:.1f}, peak {max(m for _, m in samples):.1f}")
     print(f"    rss slope after warm-up {slope_per_hour(steady):+.1f} MB/hour "
           f"({len(steady)} samples; a one-hour soak: --soak 3600)")
+    late = [s for s in samples if s[0] >= seconds * 2 / 3]
+    print(f"    rss slope over the last third {slope_per_hour(late):+.1f} MB/hour "
+          f"({len(late)} samples; flat once every database has been touched)")
 
 
 def main() -> None:

@@ -68,11 +68,14 @@ class ColdPoll:
     `interval` seconds, the most overdue first, and names those whose feed moved. The
     watcher's loop reads only active and named databases, so its pace (an active
     database's latency) does not depend on how many are idle; the idle ones cost a
-    bounded rate of small reads."""
+    bounded rate of small reads. It waits while `first_reads_pending()`: a database
+    never read (thousands at start-up) is likelier to hold a request than one read a
+    moment ago, and the server's time goes to those first reads."""
 
     def __init__(self, couch: Couch, feeds: Callable[[], dict[str, DbFeed]], hot_for: float,
                  interval: float, per_second: float, changed: Callable[[set[str]], None],
-                 stop: threading.Event):
+                 stop: threading.Event,
+                 first_reads_pending: Callable[[], bool] = lambda: False):
         self.couch = couch
         self.feeds = feeds
         self.hot_for = hot_for
@@ -80,6 +83,7 @@ class ColdPoll:
         self.per_second = per_second
         self.changed = changed
         self.stop = stop
+        self.first_reads_pending = first_reads_pending
 
     def start(self) -> None:
         threading.Thread(target=self._loop, daemon=True, name="kzc-cold-poll").start()
@@ -92,12 +96,12 @@ class ColdPoll:
 
     def _loop(self) -> None:
         while not self.stop.is_set():
-            due = self.due(time.monotonic())
+            due = [] if self.first_reads_pending() else self.due(time.monotonic())
             if not due:
                 self.stop.wait(min(self.interval, 0.1) or 0.01)
             for db in due:
-                if self.stop.is_set():
-                    return
+                if self.stop.is_set() or self.first_reads_pending():
+                    break
                 began = time.monotonic()
                 self.look(db, began)
                 took = time.monotonic() - began   # a slow server: busy half the time at most

@@ -34,6 +34,7 @@ class FeedFollowing:
     _io: ThreadPoolExecutor
     _feeds: dict[str, DbFeed]
     _unprepared: list[str]          # listed, not prepared yet
+    _unread: set[str]               # being prepared or prepared, not read once yet
     _moving: set[str]               # feeds read whose checkpoints trail them
     _dirty: dict[str, None]         # databases to read in the next passes, in order
     _work: dict[str, float]         # databases with unfinished requests, and since when
@@ -71,19 +72,23 @@ class FeedFollowing:
             return
         for db in set(self._feeds) - set(dbs):
             self._feeds.pop(db)
+            self._unread.discard(db)
         self._unprepared = [db for db in dbs if db not in self._feeds]
         self._prepare_more(at_most, install)
 
     def _prepare_more(self, at_most: int | None = None, install: bool = True) -> None:
         new = self._unprepared[:at_most] if at_most else self._unprepared
+        self._unread.update(new)       # not read once yet, from now on (see ColdPoll)
         self._unprepared = self._unprepared[len(new):]
         prepared = self._few_at_a_time(lambda db: prepare(self.couch, db, CHECKPOINT, install),
                                        new)
         for db, feed in zip(new, prepared):
-            if feed is not None and db not in self._feeds:
-                self._feeds[db] = feed
-                with self._lock:
-                    self._dirty[db] = None
+            if feed is None or db in self._feeds:
+                self._unread.discard(db)     # not now: listed again, then prepared
+                continue
+            self._feeds[db] = feed
+            with self._lock:
+                self._dirty[db] = None
 
     def _following_all(self) -> bool:
         """Every database listed is followed, its design documents checked."""
@@ -163,6 +168,7 @@ class FeedFollowing:
         return active or more
 
     def _read(self, db: str, now: float, limit: int) -> Any:
+        self._unread.discard(db)    # read once (or tried: the cold poll looks at it later)
         feed = self._feeds.get(db)
         if feed is None:      # gone from the listing meanwhile
             return None

@@ -88,6 +88,7 @@ class Watcher(FeedFollowing):
         self._live_workers: list[str] = [self.worker]
         self._dirty: dict[str, None] = {}
         self._unprepared: list[str] = []     # listed, not prepared yet
+        self._unread: set[str] = set()       # being prepared or prepared, not read once
         self._moving: set[str] = set()       # feeds read whose checkpoints trail them
         self._lister: threading.Thread | None = None   # a live watcher's database listing
         self._left_to_others = False         # a request left to its owner, another worker
@@ -127,7 +128,8 @@ class Watcher(FeedFollowing):
             if not self._db_updates_ok:
                 cfg = self.settings
                 ColdPoll(self.couch, lambda: self._feeds, cfg.hot_for, cfg.cold_poll_interval,
-                         cfg.cold_reads_per_s, self._changed, self._stop).start()
+                         cfg.cold_reads_per_s, self._changed, self._stop,
+                         lambda: bool(self._unprepared or self._unread)).start()
             threading.Thread(target=self._sweep_loop, daemon=True, name="kzc-sweep").start()
             self._lister = threading.Thread(target=self._keep_listing, daemon=True,
                                             name="kzc-dbs")

@@ -377,3 +377,38 @@ def test_a_sweep_checks_the_design_documents_of_a_database_not_checked_yet(loade
     w._sweep()
     assert c.get(db, "_design/kzcarrier", missing_ok=True) is not None
     assert w._feeds[db].read_seq == seq and w._feeds[db].installed   # not read over again
+
+
+def test_the_cold_poll_waits_while_databases_found_are_not_read_once(loaded, monkeypatch):
+    """At start-up the server's time goes to the first read of each database found (one
+    never read is likelier to hold a request) before the cold poll looks again at those
+    read a moment ago: with 10,000 databases that halves the time to the first request."""
+    c = loaded.couch
+    idle_dbs(c)
+    sequence: list[tuple[str, str]] = []
+    original = c._call_raw
+
+    def recording(what, fn, *args, **kwargs):
+        sequence.append((threading.current_thread().name, what))
+        return original(what, fn, *args, **kwargs)
+
+    monkeypatch.setattr(c, "_call_raw", recording)
+    slow = dataclasses.replace(PARTIAL, prepare_per_pass=4, reads_per_pass=2, hot_for=0.0,
+                               cold_poll_interval=0.0, db_poll_interval=60.0)
+    with Background(c, loaded.config, settings=slow) as w:
+        assert w.ready.wait(30)
+        assert wait_until(lambda: any(t == "kzc-cold-poll" for t, _ in sequence), 10)
+    prepared: set[str] = set()
+    read: set[str] = set()
+    looks = 0
+    for thread, what in sequence:
+        db = what.rsplit(" ", 1)[-1]
+        if what.startswith(f"get _local/{CHECKPOINT} from numbers/"):
+            prepared.add(db)
+        elif what.startswith("changes of numbers/"):
+            if thread == "kzc-cold-poll":
+                looks += 1
+                assert prepared <= read, f"cold look at {db}, {prepared - read} not read"
+            else:
+                read.add(db)
+    assert looks and prepared >= set(IDLE)
