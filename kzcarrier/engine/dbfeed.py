@@ -44,21 +44,27 @@ def pending_since(doc: dict[str, Any]) -> float | None:
     return float(since) if isinstance(since, (int, float)) else None
 
 
-def prepare(couch: Couch, db: str, checkpoint: str, install: bool = True) -> DbFeed | None:
-    """A database first seen: where its feed resumes (its checkpoint) and, with `install`,
-    its design documents (one read when in place; a live watcher checks them after every
-    database's feed is found: `FeedFollowing._keep_listing`). None: not now (logged; tried
-    again at the next listing)."""
+def prepare(couch: Couch, db: str, checkpoint: str, install: bool = True,
+            known: tuple[Any, bool] | None = None) -> DbFeed | None:
+    """A database first seen: where its feed resumes (its checkpoint, or `known`: the
+    position and checked flag a snapshot kept, without a request on CouchDB) and, with
+    `install`, its design documents (one read when in place; a live watcher checks them
+    after every database's feed is found: `FeedFollowing._keep_listing`). None: not now
+    (logged; tried again at the next listing)."""
     try:
-        if install:
-            couch.install_design_docs(db)
-        seq = (couch.get_local(db, checkpoint) or {}).get("seq", 0)
+        installed = install
+        if known is not None:
+            seq, installed = known
+        else:
+            if install:
+                couch.install_design_docs(db)
+            seq = (couch.get_local(db, checkpoint) or {}).get("seq", 0)
         if isinstance(seq, int) and seq:     # the test server's seqs: see couch/compat.py
             seq = couch.profile.resume_from(seq, couch.db_info(db))
     except StorageError as exc:
         log.warning("cannot prepare %s: %s", db, exc)
         return None
-    return DbFeed(read_seq=seq, saved_seq=seq, installed=install)
+    return DbFeed(read_seq=seq, saved_seq=seq, installed=installed)
 
 
 class ColdPoll:
@@ -125,13 +131,18 @@ class ColdPoll:
 class DbUpdates:
     """A longpoll on `_db_updates` (CouchDB with `_global_changes`) naming the number
     databases that changed; where it does not answer (404, 401 without admin) the watcher
-    polls its feeds instead."""
+    polls its feeds instead. `since`: where it reads from, and (once what it read is
+    named) where it stands; from a snapshot's position, it waits for `resume` (every
+    database the snapshot knows is followed: a name read before would be lost)."""
 
     def __init__(self, couch: Couch, changed: Callable[[set[str]], None],
-                 stop: threading.Event):
+                 stop: threading.Event, since: Any = None,
+                 resume: threading.Event | None = None):
         self.couch = couch
         self.changed = changed
         self.stop = stop
+        self.since = since if since is not None else "now"
+        self.resume = resume
 
     def start(self) -> bool:
         if not self.couch.profile.db_updates:
@@ -144,16 +155,19 @@ class DbUpdates:
         return True
 
     def _loop(self) -> None:
-        since = "now"
+        while self.resume is not None and not self.resume.wait(0.1):
+            if self.stop.is_set():
+                return
         while not self.stop.is_set():
             try:
-                res = self.couch.db_updates(feed="longpoll", since=since, timeout=10000)
+                res = self.couch.db_updates(feed="longpoll", since=self.since, timeout=10000)
             except Exception:
                 self.stop.wait(1.0)
                 continue
-            since = res.get("last_seq", since)
             names = {self.couch.profile.logical(r["db_name"]) for r in res.get("results", [])
                      if isinstance(r.get("db_name"), str)}
             found = {n for n in names if n.startswith(NUMBERS_PREFIX)}
             if found:
                 self.changed(found)
+            # after naming them: a snapshot taking this position finds them named
+            self.since = res.get("last_seq", self.since)

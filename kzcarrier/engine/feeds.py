@@ -15,6 +15,7 @@ from ..metrics import Metrics
 from . import protocol
 from .dbfeed import DbFeed, DbUpdates, prepare
 from .settings import WatchSettings
+from .snapshot import Snapshot, SnapshotWriter
 
 log = logging.getLogger("kzcarrier.watcher")
 
@@ -39,6 +40,10 @@ class FeedFollowing:
     _dirty: dict[str, None]         # databases to read in the next passes, in order
     _work: dict[str, float]         # databases with unfinished requests, and since when
     _db_updates_ok: bool
+    _db_updates: DbUpdates | None
+    _snapshot: Snapshot | None      # the one this watcher started from (engine/snapshot.py)
+    _snapshots: SnapshotWriter
+    _resumed: threading.Event       # every database listed at start followed
 
     def _room(self) -> int:
         raise NotImplementedError
@@ -80,15 +85,29 @@ class FeedFollowing:
         new = self._unprepared[:at_most] if at_most else self._unprepared
         self._unread.update(new)       # not read once yet, from now on (see ColdPoll)
         self._unprepared = self._unprepared[len(new):]
-        prepared = self._few_at_a_time(lambda db: prepare(self.couch, db, CHECKPOINT, install),
-                                       new)
-        for db, feed in zip(new, prepared):
+        # at start, a snapshot spares each database it knows its checkpoint read and its
+        # design documents' check; where `_db_updates` resumes from the snapshot's
+        # position, it spares the first read too of those the snapshot does not name
+        snap = None if self._resumed.is_set() else self._snapshot
+        resuming = snap is not None and snap.db_updates is not None and \
+            self._db_updates is not None
+
+        def one(db: str) -> DbFeed | None:
+            known = (snap.seqs[db], db in snap.checked) if snap and db in snap.seqs else None
+            return prepare(self.couch, db, CHECKPOINT, install, known)
+
+        for db, feed in zip(new, self._few_at_a_time(one, new)):
             if feed is None or db in self._feeds:
                 self._unread.discard(db)     # not now: listed again, then prepared
                 continue
             self._feeds[db] = feed
+            if resuming and db in snap.seqs and db not in snap.named:
+                self._unread.discard(db)     # `_db_updates` names it if it changed since
+                continue
             with self._lock:
                 self._dirty[db] = None
+        if not self._unprepared:
+            self._resumed.set()
 
     def _following_all(self) -> bool:
         """Every database listed is followed, its design documents checked."""
@@ -121,8 +140,31 @@ class FeedFollowing:
             return list(pool.map(lambda db: None if self._stop.is_set() else job(db), dbs))
 
     def _start_db_updates(self) -> None:
-        """Where `_db_updates` answers, a longpoll on it tells which databases changed."""
-        self._db_updates_ok = DbUpdates(self.couch, self._changed, self._stop).start()
+        """Where `_db_updates` answers, a longpoll on it tells which databases changed;
+        from the snapshot's position, once every database the snapshot knows is followed."""
+        since = self._snapshot.db_updates if self._snapshot else None
+        feed = DbUpdates(self.couch, self._changed, self._stop, since,
+                         None if since is None else self._resumed)
+        self._db_updates_ok = feed.start()
+        self._db_updates = feed if self._db_updates_ok else None
+
+    def _save_snapshot(self) -> None:
+        """Where every feed stands, for a restart (engine/snapshot.py): each feed's position
+        past its finished requests, and named, every database read since with requests
+        unfinished, or named and not read yet."""
+        since = self._db_updates.since if self._db_updates else None   # before the names
+        with self._lock:
+            named = set(self._dirty) | self._unread
+        seqs: dict[str, Any] = {}
+        checked: set[str] = set()
+        for db, feed in list(self._feeds.items()):
+            seqs[db] = feed.done_seq if feed.done_seq is not None else feed.saved_seq
+            if feed.installed:
+                checked.add(db)
+            if feed.batches:
+                named.add(db)
+        self._snapshots.save(Snapshot(seqs, checked, named & set(seqs),
+                                      None if since == "now" else since))
 
     def _changed(self, dbs: set[str]) -> None:
         with self._lock:

@@ -30,5 +30,8 @@ class WatchSettings:
     # a feed's checkpoint is written at most this often while its requests keep coming (and
     # at stop): after a crash, at most about this much of the feed is read again
     checkpoint_interval: float = 1.0
+    # where every feed stands, written in the service database this often (and at stop):
+    # a restart resumes from it (engine/snapshot.py)
+    snapshot_interval: float = 30.0
     read_ahead: int = 4          # requests handed to the pool, per slot (at least two groups)
     forget_workers_after: float = 20.0   # heartbeat intervals: then a dead worker's record goes

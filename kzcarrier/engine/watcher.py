@@ -40,15 +40,16 @@ from ..errors import DocNotFound, StorageError
 from ..metrics import Metrics
 from ..model.config import Config
 from ..search import purge_discovery
-from . import protocol, registry
+from . import protocol, registry, snapshot
 from .batch import Batch
-from .dbfeed import ColdPoll, DbFeed, pending_since
+from .dbfeed import ColdPoll, DbFeed, DbUpdates, pending_since
 from .feeds import FeedFollowing
 from .gates import Gates
 from .journal import SERVICE_DB, lease_warnings
 from .processor import Processor
 from .recovery import Recovery
 from .settings import WatchSettings
+from .snapshot import Snapshot, SnapshotWriter
 
 log = logging.getLogger("kzcarrier.watcher")
 
@@ -97,6 +98,10 @@ class Watcher(FeedFollowing):
         self._next_full = 0.0
         self._full_sweeps = 0
         self._db_updates_ok = False
+        self._db_updates: DbUpdates | None = None
+        self._snapshot: Snapshot | None = None
+        self._snapshots = SnapshotWriter(couch)
+        self._resumed = threading.Event()
         self.counts: dict[str, int] = {}
         self._sweeps = 0
         self.metrics.track_claims(lambda: len(self._inflight))
@@ -116,15 +121,16 @@ class Watcher(FeedFollowing):
                                                                   config=self.config)):
             log.warning("lease: %s", warning)
         self._heartbeat()
+        self._snapshot = snapshot.load(self.couch)
         # a live watcher reads the feeds of the first databases found while the others
         # are prepared beside it; `--once` sweeps them all, so it prepares them all first
         if once:
             self._refresh_dbs()
         else:
+            self._start_db_updates()
             self._refresh_dbs(self.settings.prepare_per_pass, install=False)
         if not once:   # the feeds, from their checkpoints, show what is unfinished
             self._next_full = time.monotonic() + self.settings.full_sweep_interval
-            self._start_db_updates()
             if not self._db_updates_ok:
                 cfg = self.settings
                 ColdPoll(self.couch, lambda: self._feeds, cfg.hot_for, cfg.cold_poll_interval,
@@ -135,6 +141,7 @@ class Watcher(FeedFollowing):
                                             name="kzc-dbs")
             self._lister.start()
         next_dbs = next_beat = 0.0
+        next_snapshot = time.monotonic() + self.settings.snapshot_interval
         sleep = 0.01
         try:
             while not self._stop.is_set():
@@ -155,6 +162,9 @@ class Watcher(FeedFollowing):
                     continue
                 active = self._poll_feeds()
                 self._advance_checkpoints()
+                if now >= next_snapshot:
+                    self._save_snapshot()
+                    next_snapshot = now + self.settings.snapshot_interval
                 sleep = 0.01 if active else min(self.settings.idle_sleep_max, sleep * 2)
                 self._wake.wait(sleep)
                 self._wake.clear()
@@ -164,6 +174,7 @@ class Watcher(FeedFollowing):
             # queued is cancelled, unclaimed, and found again by the next worker's feed
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._advance_checkpoints(final=True)
+            self._save_snapshot()
             self._io.shutdown(wait=True)
             if self._lister is not None:
                 self._lister.join(30)

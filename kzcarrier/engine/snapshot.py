@@ -1,0 +1,100 @@
+"""Where every feed stood, kept in the service database (design_docs/engine.md, "A
+restart"). A watcher starting again resumes each database's feed from it without reading
+that database's checkpoint or checking its design documents; where `_db_updates` answers,
+it reads only the databases named since the snapshot's `_db_updates` position, and those
+the snapshot names (not read, or read with requests unfinished, when it was written).
+
+The per-database `_local` checkpoints stay what they were; the snapshot is an index over
+them that any worker writes (the last write wins: any worker's snapshot is a position from
+which nothing is lost, since every worker follows every database and a finished request
+is finished for all). `_local` documents: never replicated, no revision tree to conflict.
+Written as a head (position, names) and `CHUNKS` chunks of positions, a chunk only when
+its content changed; a chunk newer or older than its head still loses nothing: a position
+is where a feed's requests were all finished, and what was not finished is named."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..couch.client import Couch
+from ..errors import StorageError
+from ..numbers import SERVICE_DB
+
+log = logging.getLogger("kzcarrier.watcher")
+
+HEAD = "kzcarrier-feeds"
+CHUNKS = 16
+VERSION = 1
+
+
+@dataclass
+class Snapshot:
+    seqs: dict[str, Any] = field(default_factory=dict)   # database -> where its feed resumes
+    checked: set[str] = field(default_factory=set)       # design documents checked (these)
+    named: set[str] = field(default_factory=set)         # to read at once after a restart
+    db_updates: Any = None    # every database named by `_db_updates` before this is read,
+    #                           or in `named` (None: without `_db_updates`, read them all)
+
+
+def design_tag(couch: Couch) -> str:
+    """Which design documents `checked` means: another kzcarrier version's are checked again."""
+    docs = json.dumps([d.doc for d in couch.design_docs], sort_keys=True, default=str)
+    return hashlib.sha1(docs.encode()).hexdigest()[:16]
+
+
+def chunk_of(db: str) -> int:
+    return zlib.crc32(db.encode()) % CHUNKS
+
+
+def load(couch: Couch) -> Snapshot | None:
+    """The last snapshot written; None where there is none (or it cannot be read: then
+    every database is prepared from its own checkpoint, as on a first start)."""
+    try:
+        head = couch.get_local(SERVICE_DB, HEAD)
+        if not head or head.get("version") != VERSION:
+            return None
+        with ThreadPoolExecutor(8) as pool:
+            chunks = list(pool.map(lambda k: couch.get_local(SERVICE_DB, f"{HEAD}-{k}"),
+                                   range(CHUNKS)))
+    except StorageError as exc:
+        log.warning("cannot read the feeds' snapshot: %s", exc)
+        return None
+    snap = Snapshot(named=set(head.get("named") or ()), db_updates=head.get("db_updates"))
+    same_ddocs = head.get("design") == design_tag(couch)
+    for chunk in chunks:
+        for db, (seq, checked) in ((chunk or {}).get("dbs") or {}).items():
+            snap.seqs[db] = seq
+            if checked and same_ddocs:
+                snap.checked.add(db)
+    return snap
+
+
+class SnapshotWriter:
+    """Writes snapshots, each chunk only when its content changed since it was last written."""
+
+    def __init__(self, couch: Couch):
+        self.couch = couch
+        self.tag = design_tag(couch)
+        self._written: dict[int, dict[str, Any]] = {}
+
+    def save(self, snap: Snapshot) -> bool:
+        chunks: dict[int, dict[str, Any]] = {k: {} for k in range(CHUNKS)}
+        for db, seq in snap.seqs.items():
+            chunks[chunk_of(db)][db] = [seq, db in snap.checked]
+        changed = [k for k, dbs in chunks.items() if self._written.get(k) != dbs]
+        try:
+            for k in changed:
+                self.couch.put_local(SERVICE_DB, f"{HEAD}-{k}", {"dbs": chunks[k]})
+                self._written[k] = chunks[k]
+            self.couch.put_local(SERVICE_DB, HEAD, {
+                "version": VERSION, "design": self.tag, "chunks": CHUNKS,
+                "named": sorted(snap.named), "db_updates": snap.db_updates})
+        except StorageError as exc:
+            log.warning("cannot write the feeds' snapshot: %s", exc)
+            return False
+        return True

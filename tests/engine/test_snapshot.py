@@ -1,0 +1,122 @@
+"""A restart resumes from where every feed stood (engine/snapshot.py): no request per
+database for what the snapshot knows, and, with `_db_updates`, only the databases changed
+since are read."""
+import dataclasses
+import time
+from urllib.parse import unquote
+
+from engine_helpers import CHILD, FAST, Background, count_requests, request, wait_until
+
+from kzcarrier.couch.client import Couch
+from kzcarrier.engine import protocol, snapshot
+from kzcarrier.engine.feeds import CHECKPOINT
+from kzcarrier.engine.watcher import Watcher
+from kzcarrier.numbers import SERVICE_DB
+
+DBS = [f"numbers/+13{i:02d}" for i in range(12)]
+SETTLED = dataclasses.replace(FAST, full_sweep_interval=3600.0, hot_for=0.5)
+
+
+def numbers(couch):
+    for db in DBS:
+        couch.ensure_db(db)
+        couch.put(db, {"_id": db[-5:] + "5550000", "pvt_type": "number",
+                       "pvt_state": "available", "pvt_module_name": "knm_local"})
+
+
+def per_database(seen, start: str) -> set[str]:
+    return {what.rsplit(" ", 1)[-1] for what in seen
+            if what.startswith(start) and " numbers/" in what}
+
+
+def completed(couch, db, num) -> bool:
+    doc = couch.get(db, num)
+    return not protocol.is_pending(doc) and \
+        doc["pvt_request_state"]["status"] == "completed"
+
+
+def test_a_restart_reads_no_checkpoint_and_checks_no_design_document_the_snapshot_knows(
+        loaded, monkeypatch):
+    c = loaded.couch
+    numbers(c)
+    with Background(c, loaded.config, "first", settings=SETTLED) as w:
+        assert w.ready.wait(30)
+    num = DBS[5][-5:] + "5550000"
+    request(c, num, "move", assign_to=CHILD)          # written while no watcher runs
+    seen = count_requests(c, monkeypatch)
+    with Background(c, loaded.config, "again", settings=SETTLED) as w:
+        assert w.ready.wait(30)
+        assert wait_until(lambda: completed(c, DBS[5], num), 30)
+        assert set(DBS) <= set(w._feeds)
+    assert not per_database(seen, f"get _local/{CHECKPOINT} from")
+    assert not per_database(seen, "read ")            # design documents: one bulk read each
+    # the test server's integer seqs are checked against the database (couch/compat.py);
+    # on CouchDB a snapshot's seqs cost no request
+    assert per_database(seen, "changes of") >= set(DBS)     # no `_db_updates`: all read
+
+
+def test_with_db_updates_a_restart_reads_only_the_databases_changed_since(loaded):
+    from faultproxy import FaultProxy
+
+    c = loaded.couch
+    numbers(c)
+    proxy = FaultProxy(c.url).start()
+    try:
+        proxy.db_updates_delay = 0.2
+        via = Couch(proxy.url)
+        via._profile = dataclasses.replace(c.profile, db_updates=True)
+        with Background(via, loaded.config, "first", settings=SETTLED) as w:
+            assert w.ready.wait(30) and w._db_updates_ok
+            time.sleep(1.0)                 # every database read, nothing active any more
+        num = DBS[7][-5:] + "5550000"
+        request(via, num, "move", assign_to=CHILD)    # while no watcher runs
+        proxy.seen.clear()
+        with Background(via, loaded.config, "again", settings=SETTLED) as w:
+            assert w.ready.wait(30)
+            assert wait_until(lambda: completed(c, DBS[7], num), 10)
+            time.sleep(0.5)
+            read = {unquote(path.split("/")[1]) for _, path in proxy.seen
+                    if "/_changes" in path}
+        assert read == {c.profile.physical(DBS[7])}, read
+    finally:
+        proxy.stop()
+
+
+def test_a_database_read_with_requests_unfinished_is_named_in_the_snapshot(loaded):
+    """What was read but not finished (or not read) when the snapshot was written is read
+    again at the restart, whatever `_db_updates` says."""
+    c = loaded.couch
+    numbers(c)
+    c.ensure_db(SERVICE_DB)
+    request(c, DBS[2][-5:] + "5550000", "move", assign_to=CHILD)
+    w = Watcher(c, loaded.config, SETTLED)
+    w._refresh_dbs()
+    while w._poll_feeds(everything=True):            # read to their ends; its request's
+        pass                                         # page not past yet
+    w._save_snapshot()
+    w._wait_inflight()
+    snap = snapshot.load(c)
+    assert snap is not None and set(DBS) <= set(snap.seqs)
+    assert DBS[2] in snap.named                       # and the others read since
+    assert snap.seqs[DBS[2]] == w._feeds[DBS[2]].saved_seq    # before its request
+    w._advance_checkpoints(final=True)               # finished: past it, named no more
+    w._save_snapshot()
+    snap = snapshot.load(c)
+    assert not snap.named
+    assert snap.seqs[DBS[2]] == w._feeds[DBS[2]].done_seq == \
+        c.get_local(DBS[2], CHECKPOINT)["seq"]
+
+
+def test_design_documents_of_another_version_are_checked_again_after_a_restart(loaded):
+    c = loaded.couch
+    numbers(c)
+    with Background(c, loaded.config, "first", settings=SETTLED) as w:
+        assert w.ready.wait(30)
+    ours = next(d for d in c.design_docs if d.doc["_id"] == "_design/kzcarrier")
+    views = dict(ours.doc["views"], upgraded={"map": "function(doc) { emit(doc._id); }"})
+    upgraded = dataclasses.replace(ours, doc=dict(ours.doc, views=views))
+    c.design_docs = [upgraded if d is ours else d for d in c.design_docs]
+    with Background(c, loaded.config, "again", settings=SETTLED) as w:
+        assert w.ready.wait(30)
+    for db in DBS:
+        assert "upgraded" in c.get(db, "_design/kzcarrier")["views"]
