@@ -80,20 +80,22 @@ class SnapshotWriter:
     def __init__(self, couch: Couch):
         self.couch = couch
         self.tag = design_tag(couch)
-        self._written: dict[int, dict[str, Any]] = {}
+        self._written: dict[Any, dict[str, Any]] = {}    # chunk number (or HEAD) -> body
 
     def save(self, snap: Snapshot) -> bool:
         chunks: dict[int, dict[str, Any]] = {k: {} for k in range(CHUNKS)}
         for db, seq in snap.seqs.items():
             chunks[chunk_of(db)][db] = [seq, db in snap.checked]
+        head = {"version": VERSION, "design": self.tag, "chunks": CHUNKS,
+                "named": sorted(snap.named), "db_updates": snap.db_updates}
         changed = [k for k, dbs in chunks.items() if self._written.get(k) != dbs]
         try:
             for k in changed:
                 self.couch.put_local(SERVICE_DB, f"{HEAD}-{k}", {"dbs": chunks[k]})
                 self._written[k] = chunks[k]
-            self.couch.put_local(SERVICE_DB, HEAD, {
-                "version": VERSION, "design": self.tag, "chunks": CHUNKS,
-                "named": sorted(snap.named), "db_updates": snap.db_updates})
+            if changed or self._written.get(HEAD) != head:   # idle: nothing written
+                self.couch.put_local(SERVICE_DB, HEAD, head)
+                self._written[HEAD] = head
         except StorageError as exc:
             log.warning("cannot write the feeds' snapshot: %s", exc)
             return False

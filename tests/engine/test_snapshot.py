@@ -120,3 +120,29 @@ def test_design_documents_of_another_version_are_checked_again_after_a_restart(l
         assert w.ready.wait(30)
     for db in DBS:
         assert "upgraded" in c.get(db, "_design/kzcarrier")["views"]
+
+
+def test_an_idle_watcher_writes_no_snapshot(loaded, monkeypatch):
+    c = loaded.couch
+    numbers(c)
+    c.ensure_db(SERVICE_DB)
+    w = Watcher(c, loaded.config, SETTLED)
+    w._refresh_dbs()
+    while w._poll_feeds(everything=True):
+        pass
+    w._advance_checkpoints(final=True)
+    w._save_snapshot()
+    seen = count_requests(c, monkeypatch)
+    w._poll_feeds(everything=True)
+    w._advance_checkpoints()
+    w._save_snapshot()
+    assert not [what for what in seen if what.startswith("put _local")]
+    request(c, DBS[4][-5:] + "5550000", "move", assign_to=CHILD)
+    while w._poll_feeds(everything=True):
+        pass
+    w._wait_inflight()
+    w._advance_checkpoints(final=True)
+    w._save_snapshot()
+    # the database's checkpoint, its snapshot chunk and the head
+    assert len([what for what in seen if what.startswith("put _local")]) == 3
+    assert snapshot.load(c).seqs[DBS[4]] == w._feeds[DBS[4]].done_seq
