@@ -5,8 +5,9 @@ databases on the same server, each figure and its growth ratio against the 1,000
     start-up     a live watcher started over the databases (10 numbers each) with 1,000
                  pending `move` requests in 100 of them: time to the first and to the last
                  completed request, and the requests it sent CouchDB meanwhile
-    restart      a second watcher on the same databases (checkpoints written): requests
-                 it sends before it is ready (nothing is re-read in full)
+    restart      a second watcher on the same databases (its snapshot and checkpoints
+                 written) after a request was written while none ran: requests it sends
+                 before it is ready and until that request is done, and the time to it
     idle         requests per minute to CouchDB with nothing to do (20 s measured, once the
                  burst's databases are no longer active)
     sweep        one recovery sweep with nothing pending: requests and time
@@ -100,7 +101,8 @@ def rss_mb() -> float:
     return 0.0
 
 
-def request_once(app: App, db: str, num: str, watcher: Watcher) -> float:
+def write_request(app: App, db: str, num: str) -> str:
+    """A `move` request written into `num`; its id."""
     rid = uuid.uuid4().hex
     target = ACCOUNT if rid[0] < "8" else "fedcba9876543210fedcba9876543210"
 
@@ -108,13 +110,22 @@ def request_once(app: App, db: str, num: str, watcher: Watcher) -> float:
         doc["pvt_request"] = {"id": rid, "operation": "move", "options": {"assign_to": target}}
         return doc
 
-    t0 = time.perf_counter()
     app.couch.update(db, num, change)
+    return rid
+
+
+def wait_done(app: App, db: str, num: str, rid: str) -> None:
     while True:
         doc = app.couch.get(db, num)
         if not protocol.is_pending(doc) and (doc.get("pvt_request") or {}).get("id") == rid:
-            return time.perf_counter() - t0
+            return
         time.sleep(0.002)
+
+
+def request_once(app: App, db: str, num: str, watcher: Watcher) -> float:
+    t0 = time.perf_counter()
+    wait_done(app, db, num, write_request(app, db, num))
+    return time.perf_counter() - t0
 
 
 @contextmanager
@@ -184,10 +195,15 @@ def measure(app: App, n_dbs: int) -> dict[str, float]:
     out["rss MB"] = rss_mb()
     again = Watcher(app.couch, app.config, SETTINGS)
     counter2 = Counting(again.couch)
+    mid, t0 = n_dbs // 2, time.perf_counter()
+    rid = write_request(app, dbs[mid], f"{prefix(mid)}5550001")     # while none runs
     thread = threading.Thread(target=again.run, daemon=True)
     thread.start()
     again.ready.wait(300)
     out["restart requests until ready"] = counter2.count
+    wait_done(app, dbs[mid], f"{prefix(mid)}5550001", rid)
+    out["restart: request written while down s"] = time.perf_counter() - t0
+    out["restart requests until it is done"] = counter2.count
     again.stop()
     thread.join(60)
     return out

@@ -368,7 +368,10 @@ class Watcher(FeedFollowing):
             result = self.batch.process(db, docs)
             single = result.single
         except Exception as exc:  # the engine never dies on one page: one by one instead
-            log.exception("group of %d requests in %s: %s", len(docs), db, exc)
+            if getattr(exc, "transient", False):     # CouchDB out of reach a moment
+                log.warning("group of %d requests in %s, one by one: %s", len(docs), db, exc)
+            else:
+                log.exception("group of %d requests in %s: %s", len(docs), db, exc)
             single, result = [(doc["_id"], doc) for doc in docs], None
         with self._lock:
             for doc_id in ids:

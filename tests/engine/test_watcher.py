@@ -293,3 +293,35 @@ def test_a_sweep_does_not_offer_again_what_finished_after_its_view_was_read(load
         assert (db_of(num), num) in w._finished
     finally:
         w._pool.shutdown(wait=True)
+
+
+def test_a_group_that_cannot_reach_couchdb_is_done_one_by_one_with_a_warning(
+        loaded, caplog, monkeypatch):
+    """CouchDB out of reach a moment while a group is written: its requests are done one
+    by one, and the log says so in one line (no traceback for a transient fault)."""
+
+    from engine_helpers import FAST
+
+    from kzcarrier.engine.watcher import Watcher
+    from kzcarrier.errors import CouchUnavailable
+
+    c = loaded.couch
+    nums = [f"+1415555{i:04d}" for i in range(3)]
+    for num in nums:
+        request(c, num, "create", assign_to=CHILD)
+    w = Watcher(c, loaded.config, FAST)
+    original, calls = w.batch.process, []
+
+    def flaky(db, docs):
+        calls.append(len(docs))
+        if len(calls) == 1:
+            raise CouchUnavailable("write: cannot reach CouchDB", 0)
+        return original(db, docs)
+
+    monkeypatch.setattr(w.batch, "process", flaky)
+    assert w.run(once=True) == 0
+    assert calls[0] == 3
+    for num in nums:
+        assert get(c, num)["pvt_request_state"]["status"] == "completed"
+    said = [r for r in caplog.records if "one by one" in r.getMessage()]
+    assert said and all(r.levelname == "WARNING" and not r.exc_info for r in said)
