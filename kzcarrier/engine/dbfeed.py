@@ -52,12 +52,11 @@ def prepare(couch: Couch, db: str, checkpoint: str, install: bool = True,
     after every database's feed is found: `FeedFollowing._keep_listing`). None: not now
     (logged; tried again at the next listing)."""
     try:
-        installed = install
-        if known is not None:
-            seq, installed = known
-        else:
-            if install:
-                couch.install_design_docs(db)
+        seq, installed = known if known is not None else (None, False)
+        if install and not installed:
+            couch.install_design_docs(db)
+            installed = True
+        if known is None:
             seq = (couch.get_local(db, checkpoint) or {}).get("seq", 0)
         if isinstance(seq, int) and seq:     # the test server's seqs: see couch/compat.py
             seq = couch.profile.resume_from(seq, couch.db_info(db))

@@ -135,7 +135,7 @@ class Watcher(FeedFollowing):
                 cfg = self.settings
                 ColdPoll(self.couch, lambda: self._feeds, cfg.hot_for, cfg.cold_poll_interval,
                          cfg.cold_reads_per_s, self._changed, self._stop,
-                         lambda: bool(self._unprepared or self._unread)).start()
+                         lambda: bool(self._unread)).start()
             threading.Thread(target=self._sweep_loop, daemon=True, name="kzc-sweep").start()
             self._lister = threading.Thread(target=self._keep_listing, daemon=True,
                                             name="kzc-dbs")
