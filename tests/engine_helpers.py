@@ -1,11 +1,14 @@
 """Shared helpers for the engine tests: writing requests and running watchers."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from kzcarrier.couch.client import Couch
 from kzcarrier.engine.watcher import Watcher, WatchSettings
@@ -147,3 +150,19 @@ class Background:
         self.watcher.stop()
         self.thread.join(30)
         assert not self.thread.is_alive()
+
+
+@contextmanager
+def db_updates_proxy(couch: Couch, delay: float) -> Iterator[tuple[object, Couch]]:
+    """`couch` behind the fault proxy answering `_db_updates` as CouchDB does, batched
+    `delay` seconds (the test server has none): the proxy, and a Couch through it."""
+    from faultproxy import FaultProxy
+
+    proxy = FaultProxy(couch.url).start()
+    try:
+        proxy.db_updates_delay = delay
+        via = Couch(proxy.url)
+        via._profile = dataclasses.replace(couch.profile, db_updates=True)
+        yield proxy, via
+    finally:
+        proxy.stop()

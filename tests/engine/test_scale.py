@@ -6,7 +6,16 @@ import threading
 import time
 from collections import Counter
 
-from engine_helpers import CHILD, FAST, Background, count_requests, db_of, request, wait_until
+from engine_helpers import (
+    CHILD,
+    FAST,
+    Background,
+    count_requests,
+    db_of,
+    db_updates_proxy,
+    request,
+    wait_until,
+)
 
 from kzcarrier.engine import protocol
 from kzcarrier.engine.dbfeed import ColdPoll
@@ -264,17 +273,9 @@ def test_with_db_updates_idle_databases_are_not_read_and_a_request_there_wakes_t
     """Where `_db_updates` answers (here the fault proxy's, batched 0.3 s as CouchDB's
     `_global_changes` batches it), nothing reads idle databases; a request written into
     one is named by `_db_updates` and completed."""
-    from faultproxy import FaultProxy
-
-    from kzcarrier.couch.client import Couch
-
     c = loaded.couch
     idle_dbs(c)
-    proxy = FaultProxy(c.url).start()
-    try:
-        proxy.db_updates_delay = 0.3
-        via = Couch(proxy.url)
-        via._profile = dataclasses.replace(c.profile, db_updates=True)
+    with db_updates_proxy(c, 0.3) as (proxy, via):
         with Background(via, loaded.config, "dbu",
                         settings=dataclasses.replace(PARTIAL, hot_for=1.0)) as w:
             assert w.ready.wait(30) and w._db_updates_ok
@@ -286,8 +287,6 @@ def test_with_db_updates_idle_databases_are_not_read_and_a_request_there_wakes_t
             request(via, num, "move", assign_to=CHILD)
             assert wait_until(lambda: not protocol.is_pending(c.get(IDLE[3], num)), 10)
             assert c.get(IDLE[3], num)["pvt_request_state"]["status"] == "completed"
-    finally:
-        proxy.stop()
     assert not [r for r in caplog.records if "deprecated" in r.getMessage()]   # quiet
 
 

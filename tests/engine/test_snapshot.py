@@ -5,9 +5,16 @@ import dataclasses
 import time
 from urllib.parse import unquote
 
-from engine_helpers import CHILD, FAST, Background, count_requests, request, wait_until
+from engine_helpers import (
+    CHILD,
+    FAST,
+    Background,
+    count_requests,
+    db_updates_proxy,
+    request,
+    wait_until,
+)
 
-from kzcarrier.couch.client import Couch
 from kzcarrier.engine import protocol, snapshot
 from kzcarrier.engine.feeds import CHECKPOINT
 from kzcarrier.engine.watcher import Watcher
@@ -56,15 +63,9 @@ def test_a_restart_reads_no_checkpoint_and_checks_no_design_document_the_snapsho
 
 
 def test_with_db_updates_a_restart_reads_only_the_databases_changed_since(loaded):
-    from faultproxy import FaultProxy
-
     c = loaded.couch
     numbers(c)
-    proxy = FaultProxy(c.url).start()
-    try:
-        proxy.db_updates_delay = 0.2
-        via = Couch(proxy.url)
-        via._profile = dataclasses.replace(c.profile, db_updates=True)
+    with db_updates_proxy(c, 0.2) as (proxy, via):
         with Background(via, loaded.config, "first", settings=SETTLED) as w:
             assert w.ready.wait(30) and w._db_updates_ok
             time.sleep(1.0)                 # every database read, nothing active any more
@@ -78,8 +79,6 @@ def test_with_db_updates_a_restart_reads_only_the_databases_changed_since(loaded
             read = {unquote(path.split("/")[1]) for _, path in proxy.seen
                     if "/_changes" in path}
         assert read == {c.profile.physical(DBS[7])}, read
-    finally:
-        proxy.stop()
 
 
 def test_a_database_read_with_requests_unfinished_is_named_in_the_snapshot(loaded):
