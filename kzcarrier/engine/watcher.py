@@ -1,9 +1,10 @@
 """The engine: follow every number database, hand pending requests to a bounded pool.
 
 * Databases: the `numbers/...` databases are listed by key range (cheap), and prepared once
-  a few at a time (their checkpoints; their design documents once every feed is found);
-  where the server has `_db_updates` (CouchDB with `_global_changes`), a longpoll on it
-  wakes the loop and names the databases that changed, so idle databases cost nothing.
+  a few at a time (their checkpoints; their design documents once every feed is found; at
+  a restart, what the feeds' snapshot knows costs no request: engine/snapshot.py); where
+  the server has `_db_updates` (CouchDB with `_global_changes`), a longpoll on it wakes
+  the loop and names the databases that changed, so idle databases cost nothing.
 * Changes: one `feed=normal` read per changed database per pass, from an in-memory position.
   A database whose feed showed a request in the last `hot_for` seconds is read every pass
   whatever `_db_updates` says (CouchDB batches it); without `_db_updates` a thread of its
