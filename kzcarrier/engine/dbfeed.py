@@ -52,12 +52,13 @@ def prepare(couch: Couch, db: str, checkpoint: str, install: bool = True,
     after every database's feed is found: `FeedFollowing._keep_listing`). None: not now
     (logged; tried again at the next listing)."""
     try:
-        seq, installed = known if known is not None else (None, False)
+        if known is not None:
+            seq, installed = known
+        else:
+            seq, installed = (couch.get_local(db, checkpoint) or {}).get("seq", 0), False
         if install and not installed:
             couch.install_design_docs(db)
             installed = True
-        if known is None:
-            seq = (couch.get_local(db, checkpoint) or {}).get("seq", 0)
         if isinstance(seq, int) and seq:     # the test server's seqs: see couch/compat.py
             seq = couch.profile.resume_from(seq, couch.db_info(db))
     except StorageError as exc:
@@ -131,8 +132,9 @@ class DbUpdates:
     """A longpoll on `_db_updates` (CouchDB with `_global_changes`) naming the number
     databases that changed; where it does not answer (404, 401 without admin) the watcher
     polls its feeds instead. `since`: where it reads from, and (once what it read is
-    named) where it stands; from a snapshot's position, it waits for `resume` (every
-    database the snapshot knows is followed: a name read before would be lost)."""
+    named) where it stands; None until it has a position (it reads from "now"). From a
+    snapshot's position, it waits for `resume` (every database the snapshot knows is
+    followed: a name read before would be lost)."""
 
     def __init__(self, couch: Couch, changed: Callable[[set[str]], None],
                  stop: threading.Event, since: Any = None,
@@ -140,7 +142,7 @@ class DbUpdates:
         self.couch = couch
         self.changed = changed
         self.stop = stop
-        self.since = since if since is not None else "now"
+        self.since = since
         self.resume = resume
 
     def start(self) -> bool:
@@ -159,7 +161,8 @@ class DbUpdates:
                 return
         while not self.stop.is_set():
             try:
-                res = self.couch.db_updates(feed="longpoll", since=self.since, timeout=10000)
+                res = self.couch.db_updates(feed="longpoll", since=self.since or "now",
+                                            timeout=10000)
             except Exception:
                 self.stop.wait(1.0)
                 continue

@@ -163,8 +163,7 @@ class FeedFollowing:
                 checked.add(db)
             if feed.batches:
                 named.add(db)
-        self._snapshots.save(Snapshot(seqs, checked, named & set(seqs),
-                                      None if since == "now" else since))
+        self._snapshots.save(Snapshot(seqs, checked, named & set(seqs), since))
 
     def _changed(self, dbs: set[str]) -> None:
         with self._lock:
