@@ -82,11 +82,12 @@ def test_two_workers_racing_through_a_cluster_buy_once(app, proxy, acme, monkeyp
     proxy.conflict_202 = 1.0
     results = []
     barrier = threading.Barrier(2)
+    read = direct.get(DB, NUM)     # both start from this revision, as two feeds would
 
     def work(name):
         couch = Couch(proxy.url)
         barrier.wait()
-        results.append(Processor(couch, Config(couch), name).process(DB, NUM))
+        results.append(Processor(couch, Config(couch), name).process(DB, NUM, dict(read)))
 
     threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(2)]
     for t in threads:
