@@ -27,6 +27,7 @@ Usage: .venv/bin/python scripts/bench_engine.py [--quick]
 """
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import subprocess
@@ -221,11 +222,13 @@ def latency(app: App, n: int) -> None:
         samples.append((time.perf_counter() - t0) * 1000)
     watcher.stop()
     thread.join(30)
+    first = samples[0]       # into a database not active yet: it waits for a look at it
     samples.sort()
     p50 = statistics.median(samples)
-    p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+    p99 = samples[math.ceil(len(samples) * 0.99) - 1]     # nearest rank: 99th of 100
     print(f"latency: {n} single requests, write -> terminal p50 {p50:.1f} ms, "
-          f"p99 {p99:.1f} ms (target on real CouchDB: p50 <= 50, p99 <= 250)")
+          f"p99 {p99:.1f} ms, worst {samples[-1]:.1f} ms, the first (into a database not "
+          f"active yet) {first:.1f} ms (target on real CouchDB: p50 <= 50, p99 <= 250)")
     verdict("latency p50 <= 50 ms", p50, p50 <= 50, " ms")
     verdict("latency p99 <= 250 ms", p99, p99 <= 250, " ms")
 

@@ -60,12 +60,22 @@ class FeedFollowing:
         next_list = time.monotonic() + self.settings.db_poll_interval
         while not self._stop.is_set():
             if time.monotonic() >= next_list:
-                self._refresh_dbs(self.settings.prepare_per_pass, install=False)
+                self._refresh_dbs(self._prepare_room(), install=False)
                 next_list = time.monotonic() + self.settings.db_poll_interval
             elif self._unprepared:
-                self._prepare_more(self.settings.prepare_per_pass, install=False)
+                if room := self._prepare_room():
+                    self._prepare_more(room, install=False)
+                else:     # far enough ahead of the first reads
+                    self._stop.wait(0.01)
             elif not self._install_more(self.settings.prepare_per_pass):
                 self._stop.wait(min(0.2, max(0.0, next_list - time.monotonic())))
+
+    def _prepare_room(self) -> int:
+        """How many databases the lister may prepare now: `prepare_per_pass`, within
+        `prepared_ahead` of the first reads (thousands prepared at once would take the
+        server from the reads that find the first requests)."""
+        ahead = self.settings.prepared_ahead - len(self._unread)
+        return max(0, min(self.settings.prepare_per_pass, ahead))
 
     def _refresh_dbs(self, at_most: int | None = None, install: bool = True) -> None:
         """List the number databases; prepare `at_most` of those first seen now (all by
@@ -82,7 +92,7 @@ class FeedFollowing:
         self._prepare_more(at_most, install)
 
     def _prepare_more(self, at_most: int | None = None, install: bool = True) -> None:
-        new = self._unprepared[:at_most] if at_most else self._unprepared
+        new = self._unprepared if at_most is None else self._unprepared[:at_most]
         self._unread.update(new)       # not read once yet, from now on (see ColdPoll)
         self._unprepared = self._unprepared[len(new):]
         # at start, a snapshot spares each database it knows its checkpoint read and its

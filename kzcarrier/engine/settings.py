@@ -23,7 +23,10 @@ class WatchSettings:
     cold_poll_interval: float = 0.5
     cold_reads_per_s: float = 200.0
     prepare_threads: int = 8     # databases first seen are prepared this many at a time,
-    prepare_per_pass: int = 128  # and by a live watcher this many between two passes
+    prepare_per_pass: int = 128  # and by a live watcher this many between two passes,
+    # while fewer than this many are prepared and not read once: the lister stays this
+    # far ahead of the first reads, and the server's time goes to both in turn
+    prepared_ahead: int = 256
     read_threads: int = 8        # feeds read (and checkpoints written) this many at a time
     reads_per_pass: int = 64     # beyond the active databases, feeds read in one pass
     checkpoints_per_pass: int = 16   # checkpoints written in one pass, the oldest first

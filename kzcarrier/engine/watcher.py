@@ -129,7 +129,7 @@ class Watcher(FeedFollowing):
             self._refresh_dbs()
         else:
             self._start_db_updates()
-            self._refresh_dbs(self.settings.prepare_per_pass, install=False)
+            self._refresh_dbs(self._prepare_room(), install=False)
         if not once:   # the feeds, from their checkpoints, show what is unfinished
             self._next_full = time.monotonic() + self.settings.full_sweep_interval
             if not self._db_updates_ok:

@@ -411,3 +411,41 @@ def test_the_cold_poll_waits_while_databases_found_are_not_read_once(loaded, mon
             else:
                 read.add(db)
     assert looks and prepared >= set(IDLE)
+
+
+def test_a_live_watcher_prepares_no_further_ahead_of_the_first_reads_than_its_bound(
+        loaded, monkeypatch):
+    """With 10,000 databases the lister, left alone, would prepare them all while the
+    loop reads the first few: the server's time would go to checkpoint reads of databases
+    far down the list, not to the reads that find the first requests. It stays at most
+    `prepared_ahead` databases ahead of the first reads."""
+    c = loaded.couch
+    idle_dbs(c)
+    sequence: list[str] = []
+    original = c._call_raw
+
+    def recording(what, fn, *args, **kwargs):
+        sequence.append(what)
+        if what.startswith("changes of numbers/"):
+            time.sleep(0.02)          # a server slower at feeds than at checkpoints
+        return original(what, fn, *args, **kwargs)
+
+    monkeypatch.setattr(c, "_call_raw", recording)
+    bound = dataclasses.replace(PARTIAL, prepare_per_pass=4, prepared_ahead=4,
+                                reads_per_pass=2, read_threads=1, db_poll_interval=60.0)
+    with Background(c, loaded.config, settings=bound) as w:
+        assert w.ready.wait(30)
+        assert wait_until(lambda: not w._unread, 30)      # every one read once
+    prepared: set[str] = set()
+    read: set[str] = set()
+    ahead = []
+    for what in list(sequence):
+        db = what.rsplit(" ", 1)[-1]
+        if what.startswith(f"get _local/{CHECKPOINT} from numbers/"):
+            prepared.add(db)
+            ahead.append(len(prepared - read))
+        elif what.startswith("changes of numbers/"):
+            read.add(db)
+    assert prepared >= set(IDLE) and read >= set(IDLE)
+    # one more at most: a read is counted by the lister just before it is recorded here
+    assert max(ahead) <= bound.prepared_ahead + 1, ahead
