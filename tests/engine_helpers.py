@@ -91,6 +91,11 @@ def count_requests(couch: Couch, monkeypatch) -> Counter:
     return seen
 
 
+def views_read(seen: Counter) -> set[str]:
+    """The databases whose request index (`_design/kzcarrier`) was read, of `seen`."""
+    return {what.split(" of ", 1)[1] for what in seen if what.startswith("view kzcarrier/")}
+
+
 def count_bulk_requests(couch: Couch, monkeypatch) -> list[tuple[str, int]]:
     """From now on, every `_bulk_docs` request `couch` sends: (database, documents)."""
     seen: list[tuple[str, int]] = []

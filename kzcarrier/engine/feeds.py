@@ -111,6 +111,12 @@ class FeedFollowing:
                 self._unread.discard(db)     # not now: listed again, then prepared
                 continue
             self._feeds[db] = feed
+            if feed.read_seq not in (None, 0, "0") and (
+                    snap is None or db not in snap.seqs or db in snap.work):
+                # its position may have passed a request left unfinished (a retry
+                # waiting, a claim of a worker that died): the next sweep reads it
+                with self._lock:
+                    self._work[db] = time.monotonic()
             if resuming and db in snap.seqs and db not in snap.named:
                 self._unread.discard(db)     # `_db_updates` names it if it changed since
                 continue
@@ -173,7 +179,10 @@ class FeedFollowing:
                 checked.add(db)
             if feed.batches:
                 named.add(db)
-        self._snapshots.save(Snapshot(seqs, checked, named & set(seqs), since))
+        with self._lock:    # after the positions: a database leaves it only once swept clean
+            work = set(self._work)
+        self._snapshots.save(Snapshot(seqs, checked, named & set(seqs), since,
+                                      work & set(seqs)))
 
     def _changed(self, dbs: set[str]) -> None:
         with self._lock:

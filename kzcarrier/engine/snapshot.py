@@ -2,7 +2,8 @@
 restart"). A watcher starting again resumes each database's feed from it without reading
 that database's checkpoint or checking its design documents; where `_db_updates` answers,
 it reads only the databases named since the snapshot's `_db_updates` position, and those
-the snapshot names (not read, or read with requests unfinished, when it was written).
+the snapshot names (not read, or read with requests unfinished, when it was written). Its
+first sweep reads only the databases the snapshot lists with unfinished requests.
 
 The per-database `_local` checkpoints stay what they were; the snapshot is an index over
 them that any worker writes (the last write wins: any worker's snapshot is a position from
@@ -29,7 +30,7 @@ log = logging.getLogger("kzcarrier.watcher")
 
 HEAD = "kzcarrier-feeds"
 CHUNKS = 16
-VERSION = 1
+VERSION = 2
 
 
 @dataclass
@@ -39,6 +40,10 @@ class Snapshot:
     named: set[str] = field(default_factory=set)         # to read at once after a restart
     db_updates: Any = None    # every database named by `_db_updates` before this is read,
     #                           or in `named` (None: without `_db_updates`, read them all)
+    # databases with requests unfinished (a retry waiting, another worker's claim) that
+    # their position may have passed: the first sweep reads these; the others' positions
+    # passed only finished requests
+    work: set[str] = field(default_factory=set)
 
 
 def design_tag(couch: Couch) -> str:
@@ -64,7 +69,8 @@ def load(couch: Couch) -> Snapshot | None:
     except StorageError as exc:
         log.warning("cannot read the feeds' snapshot: %s", exc)
         return None
-    snap = Snapshot(named=set(head.get("named") or ()), db_updates=head.get("db_updates"))
+    snap = Snapshot(named=set(head.get("named") or ()), db_updates=head.get("db_updates"),
+                    work=set(head.get("work") or ()))
     same_ddocs = head.get("design") == design_tag(couch)
     for chunk in chunks:
         for db, (seq, checked) in ((chunk or {}).get("dbs") or {}).items():
@@ -87,12 +93,16 @@ class SnapshotWriter:
         for db, seq in snap.seqs.items():
             chunks[chunk_of(db)][db] = [seq, db in snap.checked]
         head = {"version": VERSION, "design": self.tag, "chunks": CHUNKS,
-                "named": sorted(snap.named), "db_updates": snap.db_updates}
+                "named": sorted(snap.named), "db_updates": snap.db_updates,
+                "work": sorted(snap.work)}
         changed = [k for k, dbs in chunks.items() if self._written.get(k) != dbs]
+        def write(k: int) -> None:
+            self.couch.put_local(SERVICE_DB, f"{HEAD}-{k}", {"dbs": chunks[k]})
+            self._written[k] = chunks[k]
+
         try:
-            for k in changed:
-                self.couch.put_local(SERVICE_DB, f"{HEAD}-{k}", {"dbs": chunks[k]})
-                self._written[k] = chunks[k]
+            with ThreadPoolExecutor(max(1, min(8, len(changed)))) as pool:
+                list(pool.map(write, changed))    # the chunks, then the head naming them
             if changed or self._written.get(HEAD) != head:   # idle: nothing written
                 self.couch.put_local(SERVICE_DB, HEAD, head)
                 self._written[HEAD] = head

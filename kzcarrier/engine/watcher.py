@@ -13,8 +13,9 @@
   are finished.
 * The sweep (every `sweep_interval`): the `_design/kzcarrier/requests` view lists every
   unfinished request and every claim, so a crashed worker's claim or a retry whose time has
-  come is found. It reads the databases known to hold unfinished requests; a full sweep
-  over all of them runs every `full_sweep_interval` (`--once` begins with one). The feed is
+  come is found. It reads the databases known to hold unfinished requests (at start: those
+  the feeds' snapshot lists so, or every database with a position when there is no
+  snapshot); a full sweep over all of them runs every `full_sweep_interval`. The feed is
   the fast path; the sweep is what makes it correct.
 * Workers: each registers a heartbeat document in the `kzcarrier` database. A request is
   offered first to its owner by rendezvous hashing of the document id over the live
@@ -130,8 +131,10 @@ class Watcher(FeedFollowing):
         else:
             self._start_db_updates()
             self._refresh_dbs(self._prepare_room(), install=False)
-        if not once:   # the feeds, from their checkpoints, show what is unfinished
-            self._next_full = time.monotonic() + self.settings.full_sweep_interval
+        # what the feeds' positions passed unfinished is in `_work` (FeedFollowing.
+        # _prepare_more): the first sweep reads those, the first full one comes later
+        self._next_full = time.monotonic() + self.settings.full_sweep_interval
+        if not once:
             if not self._db_updates_ok:
                 cfg = self.settings
                 ColdPoll(self.couch, lambda: self._feeds, cfg.hot_for, cfg.cold_poll_interval,
@@ -224,9 +227,9 @@ class Watcher(FeedFollowing):
 
     def _sweep(self) -> int:
         """Offer every unfinished request that is due; returns how many are unfinished.
-        A full sweep (every `full_sweep_interval`; `--once` starts with one) reads every
-        database's index, and every `purge_every` of them purges expired discovery
-        documents; the others read the databases known to hold unfinished requests."""
+        A full sweep (every `full_sweep_interval`) reads every database's index, and every
+        `purge_every` of them purges expired discovery documents; the others read the
+        databases known to hold unfinished requests (`_work`)."""
         self._sweeps += 1
         self.metrics.sweeps.inc()
         self.recovery.journal()

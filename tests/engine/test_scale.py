@@ -14,6 +14,7 @@ from engine_helpers import (
     db_of,
     db_updates_proxy,
     request,
+    views_read,
     wait_until,
 )
 
@@ -33,10 +34,6 @@ def idle_dbs(couch):
         couch.ensure_db(db)
         couch.put(db, {"_id": db[-5:] + "5550000", "pvt_type": "number",
                        "pvt_state": "available", "pvt_module_name": "knm_local"})
-
-
-def views_read(seen: Counter) -> set[str]:
-    return {what.split(" of ", 1)[1] for what in seen if what.startswith("view kzcarrier/")}
 
 
 def test_a_sweep_reads_only_databases_with_unfinished_requests(loaded, monkeypatch):

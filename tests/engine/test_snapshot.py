@@ -10,8 +10,10 @@ from engine_helpers import (
     FAST,
     Background,
     count_requests,
+    db_of,
     db_updates_proxy,
     request,
+    views_read,
     wait_until,
 )
 
@@ -145,3 +147,64 @@ def test_an_idle_watcher_writes_no_snapshot(loaded, monkeypatch):
     # the database's checkpoint, its snapshot chunk and the head
     assert len([what for what in seen if what.startswith("put _local")]) == 3
     assert snapshot.load(c).seqs[DBS[4]] == w._feeds[DBS[4]].done_seq
+
+
+RETRIED = "+14155550177"
+
+
+def retry_waiting_at_stop(c, loaded, acme) -> None:
+    """A request whose carrier call failed (transient) and waits for its retry when the
+    watcher stops: its feed's position is past it (it was handled), its retry is not."""
+    numbers(c)
+    c.ensure_db(db_of(RETRIED))
+    c.put(db_of(RETRIED), {"_id": RETRIED, "pvt_state": "discovery",
+                           "pvt_module_name": "knm_acme"})
+    acme.TRANSIENT[RETRIED] = 2
+    with Background(c, loaded.config, "first", settings=SETTLED) as w:
+        assert w.ready.wait(30)
+        request(c, RETRIED, "move", assign_to=CHILD, auth_by=CHILD)
+        assert wait_until(lambda: acme.TRANSIENT[RETRIED] < 2, 30)    # an attempt failed
+    assert protocol.is_pending(c.get(db_of(RETRIED), RETRIED))
+    assert c.get_local(db_of(RETRIED), CHECKPOINT)["seq"]
+
+
+def test_a_retry_waiting_at_stop_is_done_after_a_restart_whose_sweep_reads_only_it(
+        loaded, acme, monkeypatch):
+    """The snapshot lists the databases with requests unfinished: the restart's first
+    sweep reads those (not every database's index, and not at the full sweep, ten minutes
+    later), and the retry is done."""
+    c = loaded.couch
+    retry_waiting_at_stop(c, loaded, acme)
+    assert snapshot.load(c).work == {db_of(RETRIED)}
+    seen = count_requests(c, monkeypatch)
+    with Background(c, loaded.config, "again", settings=SETTLED):
+        assert wait_until(lambda: completed(c, db_of(RETRIED), RETRIED), 20)
+    assert views_read(seen) == {db_of(RETRIED)}
+
+
+def test_without_a_snapshot_the_first_sweep_reads_every_database_with_a_position(
+        loaded, acme, monkeypatch):
+    """A snapshot that cannot be used (another version's, or none: a first start over
+    checkpoints) tells nothing of what positions passed: every one is swept once."""
+    c = loaded.couch
+    retry_waiting_at_stop(c, loaded, acme)
+    c.put_local(SERVICE_DB, snapshot.HEAD, {"version": 0})
+    seen = count_requests(c, monkeypatch)
+    with Background(c, loaded.config, "again", settings=SETTLED):
+        assert wait_until(lambda: completed(c, db_of(RETRIED), RETRIED), 20)
+    assert views_read(seen) >= set(DBS) | {db_of(RETRIED)}
+
+
+def test_watch_once_after_a_clean_stop_reads_no_index(loaded, monkeypatch):
+    """`--once` resumes from the snapshot like a live watcher: where every request its
+    feeds' positions passed was finished, it reads the feeds, not the indexes (whose build
+    over every document changed since is most of a `--once` run's time)."""
+    c = loaded.couch
+    numbers(c)
+    Watcher(c, loaded.config, SETTLED).run(once=True)
+    num = DBS[3][-5:] + "5550000"
+    request(c, num, "move", assign_to=CHILD)
+    seen = count_requests(c, monkeypatch)
+    assert Watcher(c, loaded.config, SETTLED).run(once=True) == 0
+    assert completed(c, DBS[3], num)
+    assert not views_read(seen)
