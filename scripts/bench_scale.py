@@ -20,7 +20,8 @@ databases on the same server, each figure and its growth ratio against the 1,000
 The embedded server has no `_db_updates`: the watcher polls there (at a bounded rate), so
 an idle database's first request waits longer as the count grows; on CouchDB
 (KZCARRIER_BENCH_COUCH_URL) it must not. `--db-updates` puts the tests' fault proxy in
-front of the embedded server to answer `_db_updates` as CouchDB does (batched 0.5 s).
+front of the embedded server to answer `_db_updates` as CouchDB does (batched 0.5 s), and
+longpolls with their timeout.
 
     soak         (--soak SECONDS [--dbs N], default 1,000 databases) a live watcher under
                  five requests a second: RSS every 5 s and its slope in MB/hour after
@@ -140,9 +141,11 @@ def served(url: str) -> Iterator[App]:
     from faultproxy import FaultProxy
     proxy = FaultProxy(url).start()
     proxy.db_updates_delay = 0.5
+    proxy.longpoll_timeout = True
     try:
         app = App(Settings(couch_url=proxy.url))
-        app.couch._profile = dataclasses.replace(app.couch.profile, db_updates=True)
+        app.couch._profile = dataclasses.replace(app.couch.profile, db_updates=True,
+                                                 longpoll_timeout=True)
         yield app
     finally:
         proxy.stop()

@@ -160,14 +160,17 @@ class Background:
 @contextmanager
 def db_updates_proxy(couch: Couch, delay: float) -> Iterator[tuple[object, Couch]]:
     """`couch` behind the fault proxy answering `_db_updates` as CouchDB does, batched
-    `delay` seconds (the test server has none): the proxy, and a Couch through it."""
+    `delay` seconds (the test server has none), and longpolls on `_changes` with their
+    timeout: the proxy, and a Couch through it."""
     from faultproxy import FaultProxy
 
     proxy = FaultProxy(couch.url).start()
     try:
         proxy.db_updates_delay = delay
+        proxy.longpoll_timeout = True
         via = Couch(proxy.url)
-        via._profile = dataclasses.replace(couch.profile, db_updates=True)
+        via._profile = dataclasses.replace(couch.profile, db_updates=True,
+                                           longpoll_timeout=True)
         yield proxy, via
     finally:
         proxy.stop()

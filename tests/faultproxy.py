@@ -11,7 +11,10 @@ CouchDB (n=3) does and the embedded server cannot:
 * `delay`: seconds added before every request;
 * `db_updates_delay`: when set, the proxy answers `_db_updates` itself (the test server has
   none) from the writes that went through it, each visible only after that many seconds,
-  as CouchDB's `_global_changes` batches them; seqs are opaque strings.
+  as CouchDB's `_global_changes` batches them; seqs are opaque strings;
+* `longpoll_timeout`: when set, a `_changes?feed=longpoll` answers at its first change or
+  after its `timeout`, as CouchDB's does (the test server never answers an idle longpoll):
+  the proxy reads the feed upstream every 20 ms meanwhile.
 
 Every spoiled answer is counted in `stats`. Writes and reads go through unchanged otherwise.
 """
@@ -25,7 +28,7 @@ import uuid
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import httpx
 
@@ -40,6 +43,8 @@ class FaultProxy:
         self.drop_after_write = 0.0
         self.delay = 0.0
         self.db_updates_delay: float | None = None
+        self.longpoll_timeout = False
+        self.stopped = False
         self._updates: list[tuple[int, str, str, float]] = []   # seq, db, type, visible at
         self.rng = random.Random(seed)
         self.stats: Counter[str] = Counter()
@@ -58,6 +63,7 @@ class FaultProxy:
         return self
 
     def stop(self) -> None:
+        self.stopped = True
         self._server.shutdown()
         self._server.server_close()
         self._http.close()
@@ -70,6 +76,23 @@ class FaultProxy:
                 ) -> httpx.Response:
         return self._http.request(method, self.upstream + path, headers=headers,
                                   content=body or None)
+
+    def longpoll(self, method: str, path: str, headers: dict[str, str], body: bytes,
+                 ) -> httpx.Response:
+        """A longpoll on `_changes` as CouchDB answers one: at the first change, or empty
+        after `timeout` ms."""
+        parts = urlsplit(path)
+        query = parse_qs(parts.query)
+        wait = int(query.pop("timeout", ["60000"])[0]) / 1000
+        query["feed"] = ["normal"]
+        normal = parts.path + "?" + urlencode(query, doseq=True)
+        deadline = time.monotonic() + wait
+        while True:
+            resp = self.forward(method, normal, headers, body)
+            if resp.status_code != 200 or resp.json().get("results") or \
+                    time.monotonic() >= deadline or self.stopped:
+                return resp
+            time.sleep(0.02)
 
     def bulk_docs(self, path: str, headers: dict[str, str], body: bytes,
                   ) -> tuple[int, bytes, str]:
@@ -163,6 +186,11 @@ class FaultProxy:
                             self.path.split("?")[0] == "/_db_updates":
                         status, content = 200, proxy.db_updates(self.path)
                         ctype = "application/json"
+                    elif proxy.longpoll_timeout and "feed=longpoll" in self.path and \
+                            self.path.split("?")[0].endswith("/_changes"):
+                        resp = proxy.longpoll(self.command, self.path, headers, body)
+                        status, content = resp.status_code, resp.content
+                        ctype = resp.headers.get("content-type", "application/json")
                     elif self.command == "POST" and self.path.split("?")[0].endswith(
                             "/_bulk_docs"):
                         status, content, ctype = proxy.bulk_docs(self.path, headers, body)

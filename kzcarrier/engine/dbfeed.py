@@ -128,6 +128,80 @@ class ColdPoll:
             self.changed({db})
 
 
+class HotFeeds:
+    """Where the server honours a longpoll's `timeout` (CouchDB): a longpoll open on each
+    database active lately (at most `max_open`, the latest first), so the request that
+    follows a request wakes the loop at once, whatever `_db_updates`' batching and however
+    long the idle loop sleeps; one open request per such database, none per pass. Each
+    follows the loop's position: a change it sees is named, then it waits (at most
+    `settle` seconds) for the loop's read, and `pause` more, before it opens again. It
+    closes when its database is no longer active (at most `timeout` seconds later)."""
+
+    def __init__(self, couch: Couch, feeds: Callable[[], dict[str, DbFeed]], hot_for: float,
+                 changed: Callable[[set[str]], None], stop: threading.Event,
+                 max_open: int = 16, timeout: float = 10.0, settle: float = 0.5,
+                 pause: float = 0.1):
+        self.couch = couch
+        self.feeds = feeds
+        self.hot_for = hot_for
+        self.changed = changed
+        self.stop = stop
+        self.max_open = max_open
+        self.timeout = timeout
+        self.settle = settle
+        self.pause = pause
+        self.open: set[str] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        threading.Thread(target=self._loop, daemon=True, name="kzc-hot-feeds").start()
+
+    def hot(self, now: float) -> list[str]:
+        feeds = list(self.feeds().items())
+        latest = sorted(((f.changed_at, db) for db, f in feeds
+                         if now - f.changed_at < self.hot_for), reverse=True)
+        return [db for _, db in latest[:self.max_open]]
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            for db in self.hot(time.monotonic()):
+                with self._lock:
+                    if db in self.open or len(self.open) >= self.max_open:
+                        continue
+                    self.open.add(db)
+                threading.Thread(target=self._follow, args=(db,), daemon=True,
+                                 name="kzc-hot-feed").start()
+            self.stop.wait(0.05)
+
+    def _follow(self, db: str) -> None:
+        try:
+            while not self.stop.is_set():
+                feed = self.feeds().get(db)
+                left = self.hot_for - (time.monotonic() - feed.changed_at) if feed else 0
+                if left <= 0:
+                    return
+                since = feed.read_seq
+                try:
+                    page = self.couch.changes(db, since or 0, limit=1, include_docs=False,
+                                              longpoll_ms=int(min(self.timeout, left) * 1000))
+                except StorageError as exc:
+                    log.debug("longpoll on %s: %s", db, exc)
+                    self.stop.wait(1.0)
+                    continue
+                if page.results:        # a change after the loop's position: read it
+                    self.changed({db})
+                    settled = time.monotonic() + self.settle
+                    while feed.read_seq == since and time.monotonic() < settled and \
+                            not self.stop.wait(0.005):
+                        pass
+                    # the loop passes often for a while after activity: under a steady
+                    # stream of changes, a longpoll at most every `pause`
+                    self.stop.wait(self.pause)
+        finally:
+            with self._lock:
+                self.open.discard(db)
+
+
 class DbUpdates:
     """A longpoll on `_db_updates` (CouchDB with `_global_changes`) naming the number
     databases that changed; where it does not answer (404, 401 without admin) the watcher

@@ -94,7 +94,6 @@ class FeedFollowing:
     def _prepare_more(self, at_most: int | None = None, install: bool = True) -> None:
         new = self._unprepared if at_most is None else self._unprepared[:at_most]
         self._unread.update(new)       # not read once yet, from now on (see ColdPoll)
-        self._unprepared = self._unprepared[len(new):]
         # at start, a snapshot spares each database it knows its checkpoint read and its
         # design documents' check; where `_db_updates` resumes from the snapshot's
         # position, it spares the first read too of those the snapshot does not name
@@ -122,6 +121,8 @@ class FeedFollowing:
                 continue
             with self._lock:
                 self._dirty[db] = None
+        # listed and not followed until now: ready (`_following_all`) waits for these
+        self._unprepared = self._unprepared[len(new):]
         if not self._unprepared:
             self._resumed.set()
 

@@ -22,6 +22,10 @@ class WatchSettings:
     # more than `cold_reads_per_s` a second in all (the idle cost), the most overdue first
     cold_poll_interval: float = 0.5
     cold_reads_per_s: float = 200.0
+    # where the server honours a longpoll's timeout (CouchDB), this many of the databases
+    # active lately are followed by a longpoll each: the next request wakes the loop at
+    # once (engine/dbfeed.py, HotFeeds)
+    hot_longpolls: int = 16
     prepare_threads: int = 8     # databases first seen are prepared this many at a time,
     prepare_per_pass: int = 128  # and by a live watcher this many between two passes,
     # while fewer than this many are prepared and not read once: the lister stays this

@@ -44,7 +44,7 @@ from ..model.config import Config
 from ..search import purge_discovery
 from . import protocol, registry, snapshot
 from .batch import Batch
-from .dbfeed import ColdPoll, DbFeed, DbUpdates, pending_since
+from .dbfeed import ColdPoll, DbFeed, DbUpdates, HotFeeds, pending_since
 from .feeds import FeedFollowing
 from .gates import Gates
 from .journal import SERVICE_DB, lease_warnings
@@ -135,11 +135,14 @@ class Watcher(FeedFollowing):
         # _prepare_more): the first sweep reads those, the first full one comes later
         self._next_full = time.monotonic() + self.settings.full_sweep_interval
         if not once:
+            cfg = self.settings
             if not self._db_updates_ok:
-                cfg = self.settings
                 ColdPoll(self.couch, lambda: self._feeds, cfg.hot_for, cfg.cold_poll_interval,
                          cfg.cold_reads_per_s, self._changed, self._stop,
                          lambda: bool(self._unread)).start()
+            if self.couch.profile.longpoll_timeout and cfg.hot_longpolls:
+                HotFeeds(self.couch, lambda: self._feeds, cfg.hot_for, self._changed,
+                         self._stop, cfg.hot_longpolls).start()
             threading.Thread(target=self._sweep_loop, daemon=True, name="kzc-sweep").start()
             self._lister = threading.Thread(target=self._keep_listing, daemon=True,
                                             name="kzc-dbs")
@@ -201,6 +204,8 @@ class Watcher(FeedFollowing):
             self._wait_inflight()
         if first and not self._left_to_others and not any(
                 self.counts.get(status) for status in UNSETTLED):
+            with self._lock:    # what the feeds offered all ended: no work left behind
+                self._work.clear()
             return True
         pending = self._sweep()
         self._wait_inflight()

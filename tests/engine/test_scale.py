@@ -5,6 +5,7 @@ import dataclasses
 import threading
 import time
 from collections import Counter
+from urllib.parse import unquote
 
 from engine_helpers import (
     CHILD,
@@ -18,10 +19,11 @@ from engine_helpers import (
     wait_until,
 )
 
-from kzcarrier.engine import protocol
-from kzcarrier.engine.dbfeed import ColdPoll
+from kzcarrier.engine import protocol, snapshot
+from kzcarrier.engine.dbfeed import ColdPoll, DbFeed, HotFeeds
 from kzcarrier.engine.feeds import CHECKPOINT
 from kzcarrier.engine.watcher import Watcher
+from kzcarrier.numbers import SERVICE_DB
 
 IDLE = [f"numbers/+12{i:02d}" for i in range(30)]
 BUSY = "+14155550188"
@@ -198,7 +200,9 @@ def test_watch_once_reads_the_request_index_once_when_every_request_ends(
     """`watch --once` sweeps before it reads the feeds, and ends without sweeping again
     when every request it handled ended: the index is brought up to date over the
     requests, never again over their outcomes. A database without a checkpoint (a first
-    run) is not swept at all: its feed, read from the start, shows every document."""
+    run) is not swept at all: its feed, read from the start, shows every document; nor is
+    one the last run's snapshot leaves without unfinished requests. Without a snapshot,
+    a database with a checkpoint is swept once."""
     c = loaded.couch
     nums = numbers_with_requests(c, 40)
     seen = count_requests(c, monkeypatch)
@@ -207,11 +211,15 @@ def test_watch_once_reads_the_request_index_once_when_every_request_ends(
     assert all(c.get(db_of(n), n)["pvt_request_state"]["status"] == "completed"
                for n in nums)
     assert seen[index] == 0                       # first run: the feed from the start
-    for num in nums:                              # more requests, the checkpoint written
-        request(c, num, "move", assign_to=CHILD)
-    assert Watcher(c, loaded.config, PARTIAL).run(once=True) == 0
-    assert not any(protocol.is_pending(c.get(db_of(n), n)) for n in nums)
-    assert seen[index] == 1
+    for again, expected in ((False, 0), (True, 1)):
+        for num in nums:                          # more requests, the checkpoint written
+            request(c, num, "move", assign_to=CHILD)
+        if again:                                 # no snapshot (another version's)
+            c.put_local(SERVICE_DB, snapshot.HEAD, {"version": 0})
+        seen.clear()
+        assert Watcher(c, loaded.config, PARTIAL).run(once=True) == 0
+        assert not any(protocol.is_pending(c.get(db_of(n), n)) for n in nums)
+        assert seen[index] == expected
 
 
 def test_watch_once_does_not_end_while_another_workers_share_is_pending(loaded):
@@ -446,3 +454,89 @@ def test_a_live_watcher_prepares_no_further_ahead_of_the_first_reads_than_its_bo
     assert prepared >= set(IDLE) and read >= set(IDLE)
     # one more at most: a read is counted by the lister just before it is recorded here
     assert max(ahead) <= bound.prepared_ahead + 1, ahead
+
+
+def test_a_database_active_lately_is_followed_by_one_longpoll_naming_its_next_change(
+        loaded, monkeypatch):
+    """On CouchDB `_db_updates` comes late (batched) and an idle loop sleeps: a database
+    active lately has a longpoll open on it, which names its next change at once, with
+    one request open and none per pass; a database idle for long has none."""
+    c = loaded.couch
+    idle_dbs(c)
+    db = db_of(BUSY)
+    c.ensure_db(db)
+    with db_updates_proxy(c, 60.0) as (proxy, via):
+        active = DbFeed(read_seq=via.changes(db, 0).last_seq, changed_at=time.monotonic())
+        idle = DbFeed(read_seq=via.changes(IDLE[0], 0).last_seq)
+        named: list[set[str]] = []
+        stop = threading.Event()
+        hot = HotFeeds(via, lambda: {db: active, IDLE[0]: idle}, 30.0, named.append, stop,
+                       timeout=5.0)
+        seen = count_requests(via, monkeypatch)
+        try:
+            hot.start()
+            time.sleep(1.0)
+            assert hot.open == {db} and not named
+            assert sum(seen.values()) == 1                  # open, waiting: no polling
+            c.put(db, {"_id": BUSY, "pvt_state": "available"})
+            assert wait_until(lambda: {db} in named, 2)
+            active.read_seq = via.changes(db, active.read_seq).last_seq   # the loop's read
+            assert wait_until(lambda: sum(seen.values()) == 3, 2)   # open again, after it
+            time.sleep(0.5)
+            assert named == [{db}] and sum(seen.values()) == 3
+        finally:
+            stop.set()
+
+
+def test_a_live_watcher_follows_its_active_databases_by_longpoll_where_the_server_can(
+        loaded):
+    c = loaded.couch
+    idle_dbs(c)
+    with db_updates_proxy(c, 0.3) as (proxy, via):
+        with Background(via, loaded.config, "hot", settings=PARTIAL) as w:
+            assert w.ready.wait(30)
+            request(via, BUSY, "create", assign_to=CHILD)
+            assert wait_until(lambda: not protocol.is_pending(c.get(db_of(BUSY), BUSY)), 10)
+            assert wait_until(lambda: any(
+                "feed=longpoll" in path and unquote(path.split("/")[1]) ==
+                c.profile.physical(db_of(BUSY)) for _, path in proxy.seen), 5)
+        longpolled = {unquote(path.split("/")[1]) for _, path in proxy.seen
+                      if "/_changes" in path and "feed=longpoll" in path}
+        assert longpolled == {c.profile.physical(db_of(BUSY))}
+
+
+def test_a_live_watcher_is_ready_only_once_the_last_databases_prepared_are_followed(
+        loaded, monkeypatch):
+    """Ready (`/readyz`) means every database listed is followed: not while the last ones
+    are still being prepared. At a restart the snapshot has their design documents
+    checked already, so nothing else holds ready back (and a stop then would leave them
+    out of the next snapshot)."""
+    c = loaded.couch
+    idle_dbs(c)
+    with Background(c, loaded.config, "first", settings=PARTIAL) as first:
+        assert first.ready.wait(30)
+    original = c._call_raw
+
+    def slow(what, fn, *args, **kwargs):
+        if " numbers/" in what and not what.startswith("changes of"):
+            time.sleep(0.3)       # preparing (on the test server, a seq check per database)
+        return original(what, fn, *args, **kwargs)
+
+    monkeypatch.setattr(c, "_call_raw", slow)
+    w = Watcher(c, loaded.config, dataclasses.replace(PARTIAL, prepare_per_pass=4))
+    followed_when_ready = []
+    set_ready = w._set_ready
+
+    def recording():
+        followed_when_ready.append(set(w._feeds))
+        set_ready()
+
+    monkeypatch.setattr(w, "_set_ready", recording)
+    thread = threading.Thread(target=w.run, daemon=True)
+    thread.start()
+    try:
+        assert w.ready.wait(30)
+    finally:
+        w.stop()
+        thread.join(30)
+    assert set(c.number_dbs()) <= followed_when_ready[0]

@@ -8,6 +8,7 @@ from urllib.parse import unquote
 from engine_helpers import (
     CHILD,
     FAST,
+    RESELLER,
     Background,
     count_requests,
     db_of,
@@ -201,9 +202,11 @@ def test_watch_once_after_a_clean_stop_reads_no_index(loaded, monkeypatch):
     over every document changed since is most of a `--once` run's time)."""
     c = loaded.couch
     numbers(c)
-    Watcher(c, loaded.config, SETTLED).run(once=True)
     num = DBS[3][-5:] + "5550000"
     request(c, num, "move", assign_to=CHILD)
+    Watcher(c, loaded.config, SETTLED).run(once=True)
+    assert completed(c, DBS[3], num) and not snapshot.load(c).work
+    request(c, num, "move", assign_to=RESELLER)
     seen = count_requests(c, monkeypatch)
     assert Watcher(c, loaded.config, SETTLED).run(once=True) == 0
     assert completed(c, DBS[3], num)
