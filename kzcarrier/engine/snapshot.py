@@ -96,6 +96,7 @@ class SnapshotWriter:
                 "named": sorted(snap.named), "db_updates": snap.db_updates,
                 "work": sorted(snap.work)}
         changed = [k for k, dbs in chunks.items() if self._written.get(k) != dbs]
+
         def write(k: int) -> None:
             self.couch.put_local(SERVICE_DB, f"{HEAD}-{k}", {"dbs": chunks[k]})
             self._written[k] = chunks[k]

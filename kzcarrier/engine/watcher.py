@@ -95,6 +95,8 @@ class Watcher(FeedFollowing):
         self._moving: set[str] = set()       # feeds read whose checkpoints trail them
         self._lister: threading.Thread | None = None   # a live watcher's database listing
         self._left_to_others = False         # a request left to its owner, another worker
+        # databases where the last sweep left unfinished requests it did not offer
+        self._sweep_left: set[str] = set()
         # databases whose last look showed unfinished requests, and when that was
         self._work: dict[str, float] = {}
         self._next_full = 0.0
@@ -191,9 +193,9 @@ class Watcher(FeedFollowing):
         """One pass of `watch --once`; True when nothing is pending. Its first sweep comes
         before the feeds are read (the index is brought up to date over the requests, not
         over their outcomes too); every feed is read to its end (it shows what no index
-        lists). It ends without another sweep when every request it handled ended terminal
-        and the feeds show nothing new: a retry waiting, or another worker's claim, needs
-        the sweeps until nothing is pending."""
+        lists). It ends without another sweep when every request it handled ended terminal,
+        the first sweep left none it did not offer, and the feeds show nothing new: a retry
+        waiting, or another worker's claim, needs the sweeps until nothing is pending."""
         first = not self._sweeps
         if first:
             self._sweep()
@@ -202,7 +204,7 @@ class Watcher(FeedFollowing):
                 pass
             self._set_ready()
             self._wait_inflight()
-        if first and not self._left_to_others and not any(
+        if first and not self._left_to_others and not self._sweep_left and not any(
                 self.counts.get(status) for status in UNSETTLED):
             with self._lock:    # what the feeds offered all ended: no work left behind
                 self._work.clear()
@@ -255,6 +257,7 @@ class Watcher(FeedFollowing):
             with self._lock:
                 targets = [db for db in self._work if db in self._feeds]
         unfinished = waiting = 0
+        self._sweep_left = set()
         now = protocol.now()
         began = time.monotonic()
         seen: set[tuple[str, str]] = set()
@@ -297,6 +300,8 @@ class Watcher(FeedFollowing):
                     self._work[db] = time.monotonic()
                 elif self._work.get(db, read_at) < read_at:   # none since the view was read
                     self._work.pop(db)
+                if backlog > min(len(due), max(0, self._limit() - len(self._inflight))):
+                    self._sweep_left.add(db)    # not due yet, or beyond the pool's room
             self.metrics.backlog.labels(db).set(backlog)
             self.metrics.oldest_pending.labels(db).set(0 if oldest is None else now - oldest)
             self._offer_page(db, due, capped=True)   # in groups, the rest one by one

@@ -211,3 +211,22 @@ def test_watch_once_after_a_clean_stop_reads_no_index(loaded, monkeypatch):
     assert Watcher(c, loaded.config, SETTLED).run(once=True) == 0
     assert completed(c, DBS[3], num)
     assert not views_read(seen)
+
+
+def test_watch_once_does_not_end_while_a_retry_its_first_sweep_found_is_waiting(loaded):
+    """A retry left waiting by an earlier run, behind the feed's position: `--once` ends
+    when it is done, not when the requests its feeds showed are (and leaves no database
+    with unfinished requests out of its snapshot)."""
+    c = loaded.couch
+    db, num = DBS[0], DBS[0][-5:] + "5550000"
+    numbers(c)
+    now = protocol.now()
+    doc = c.get(db, num)
+    doc["pvt_request"] = {"id": "r1", "operation": "move", "options": {"assign_to": CHILD}}
+    doc["pvt_request_state"] = {"id": "r1", "status": "running", "operation": "move",
+                                "worker": None, "attempts": 1, "started": int(now),
+                                "claim_expires": now + 2, "next_attempt": now + 2}
+    c.put(db, doc)
+    c.put_local(db, CHECKPOINT, {"seq": c.changes(db, 0).last_seq})     # behind it
+    assert Watcher(c, loaded.config, SETTLED).run(once=True) == 0
+    assert completed(c, db, num)
