@@ -8,7 +8,7 @@ import uuid
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from kzcarrier.couch.client import Couch
 from kzcarrier.engine.watcher import Watcher, WatchSettings
@@ -89,6 +89,22 @@ def count_requests(couch: Couch, monkeypatch) -> Counter:
 
     monkeypatch.setattr(couch, "_call_raw", counted)
     return seen
+
+
+def record_requests(couch: Couch, monkeypatch,
+                    delay: Callable[[str], float] = lambda what: 0.0) -> list[tuple[str, str]]:
+    """From now on, every request `couch` sends, in order: (the thread that sent it, what
+    it is about); each waits `delay(what)` seconds first (a server slower at some)."""
+    sent: list[tuple[str, str]] = []
+    original = couch._call_raw
+
+    def recording(what, fn, *args, **kwargs):
+        sent.append((threading.current_thread().name, what))
+        time.sleep(delay(what))
+        return original(what, fn, *args, **kwargs)
+
+    monkeypatch.setattr(couch, "_call_raw", recording)
+    return sent
 
 
 def views_read(seen: Counter) -> set[str]:

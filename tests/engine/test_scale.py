@@ -14,6 +14,7 @@ from engine_helpers import (
     count_requests,
     db_of,
     db_updates_proxy,
+    record_requests,
     request,
     views_read,
     wait_until,
@@ -343,17 +344,11 @@ def test_a_live_watcher_finds_every_feed_before_it_checks_design_documents(
     not found after thousands of design-document checks."""
     c = loaded.couch
     idle_dbs(c)
-    sequence: list[str] = []
-    original = c._call_raw
-
-    def recording(what, fn, *args, **kwargs):
-        sequence.append(what)
-        return original(what, fn, *args, **kwargs)
-
-    monkeypatch.setattr(c, "_call_raw", recording)
+    sent = record_requests(c, monkeypatch)
     with Background(c, loaded.config,
                     settings=dataclasses.replace(PARTIAL, prepare_per_pass=4)) as w:
         assert w.ready.wait(30)
+    sequence = [what for _, what in sent]
     found = [i for i, what in enumerate(sequence)
              if what.startswith(f"get _local/{CHECKPOINT} from numbers/")]
     checked = [i for i, what in enumerate(sequence)
@@ -389,14 +384,7 @@ def test_the_cold_poll_waits_while_databases_found_are_not_read_once(loaded, mon
     read a moment ago: with 10,000 databases that halves the time to the first request."""
     c = loaded.couch
     idle_dbs(c)
-    sequence: list[tuple[str, str]] = []
-    original = c._call_raw
-
-    def recording(what, fn, *args, **kwargs):
-        sequence.append((threading.current_thread().name, what))
-        return original(what, fn, *args, **kwargs)
-
-    monkeypatch.setattr(c, "_call_raw", recording)
+    sequence = record_requests(c, monkeypatch)
     slow = dataclasses.replace(PARTIAL, prepare_per_pass=4, reads_per_pass=2, hot_for=0.0,
                                cold_poll_interval=0.0, db_poll_interval=60.0)
     with Background(c, loaded.config, settings=slow) as w:
@@ -426,16 +414,9 @@ def test_a_live_watcher_prepares_no_further_ahead_of_the_first_reads_than_its_bo
     `prepared_ahead` databases ahead of the first reads."""
     c = loaded.couch
     idle_dbs(c)
-    sequence: list[str] = []
-    original = c._call_raw
-
-    def recording(what, fn, *args, **kwargs):
-        sequence.append(what)
-        if what.startswith("changes of numbers/"):
-            time.sleep(0.02)          # a server slower at feeds than at checkpoints
-        return original(what, fn, *args, **kwargs)
-
-    monkeypatch.setattr(c, "_call_raw", recording)
+    # a server slower at feeds than at checkpoints
+    sent = record_requests(c, monkeypatch,
+                           lambda what: 0.02 if what.startswith("changes of numbers/") else 0)
     bound = dataclasses.replace(PARTIAL, prepare_per_pass=4, prepared_ahead=4,
                                 reads_per_pass=2, read_threads=1, db_poll_interval=60.0)
     with Background(c, loaded.config, settings=bound) as w:
@@ -444,7 +425,7 @@ def test_a_live_watcher_prepares_no_further_ahead_of_the_first_reads_than_its_bo
     prepared: set[str] = set()
     read: set[str] = set()
     ahead = []
-    for what in list(sequence):
+    for _, what in list(sent):
         db = what.rsplit(" ", 1)[-1]
         if what.startswith(f"get _local/{CHECKPOINT} from numbers/"):
             prepared.add(db)
@@ -515,14 +496,9 @@ def test_a_live_watcher_is_ready_only_once_the_last_databases_prepared_are_follo
     idle_dbs(c)
     with Background(c, loaded.config, "first", settings=PARTIAL) as first:
         assert first.ready.wait(30)
-    original = c._call_raw
-
-    def slow(what, fn, *args, **kwargs):
-        if " numbers/" in what and not what.startswith("changes of"):
-            time.sleep(0.3)       # preparing (on the test server, a seq check per database)
-        return original(what, fn, *args, **kwargs)
-
-    monkeypatch.setattr(c, "_call_raw", slow)
+    # preparing is slow (on the test server, a seq check per database)
+    record_requests(c, monkeypatch, lambda what: 0.3 if " numbers/" in what and
+                    not what.startswith("changes of") else 0)
     w = Watcher(c, loaded.config, dataclasses.replace(PARTIAL, prepare_per_pass=4))
     followed_when_ready = []
     set_ready = w._set_ready
