@@ -171,7 +171,8 @@ class HotFeeds:
                     self.open.add(db)
                 threading.Thread(target=self._follow, args=(db,), daemon=True,
                                  name="kzc-hot-feed").start()
-            self.stop.wait(0.05)
+            # a database just active is read on every pass meanwhile (the loop is busy)
+            self.stop.wait(0.2)
 
     def _follow(self, db: str) -> None:
         try:
