@@ -215,8 +215,7 @@ def test_watch_once_after_a_clean_stop_reads_no_index(loaded, monkeypatch):
 
 def test_watch_once_does_not_end_while_a_retry_its_first_sweep_found_is_waiting(loaded):
     """A retry left waiting by an earlier run, behind the feed's position: `--once` ends
-    when it is done, not when the requests its feeds showed are (and leaves no database
-    with unfinished requests out of its snapshot)."""
+    when it is done, not when the requests its feeds showed are."""
     c = loaded.couch
     db, num = DBS[0], DBS[0][-5:] + "5550000"
     numbers(c)
