@@ -31,6 +31,11 @@ class DbFeed:
     next_poll: float = 0.0              # when a database not changed lately is read again
     installed: bool = False             # its design documents checked (the sweep's index)
 
+    def active_for(self, now: float, hot_for: float) -> float:
+        """Seconds it stays active (its feed showed a request within `hot_for`); <= 0: not
+        active, left to `_db_updates`, the cold poll, or nothing at all."""
+        return hot_for - (now - self.changed_at)
+
     def lag(self) -> int:
         """Changes read whose requests are not finished yet: the checkpoint trails them."""
         return sum(n for _, _, n in self.batches)
@@ -97,7 +102,7 @@ class ColdPoll:
     def due(self, now: float) -> list[str]:
         feeds = list(self.feeds().items())
         return [db for _, db in sorted((f.next_poll, db) for db, f in feeds
-                                       if now - f.changed_at >= self.hot_for
+                                       if f.active_for(now, self.hot_for) <= 0
                                        and now >= f.next_poll)]
 
     def _loop(self) -> None:
@@ -159,7 +164,7 @@ class HotFeeds:
     def hot(self, now: float) -> list[str]:
         feeds = list(self.feeds().items())
         latest = sorted(((f.changed_at, db) for db, f in feeds
-                         if now - f.changed_at < self.hot_for), reverse=True)
+                         if f.active_for(now, self.hot_for) > 0), reverse=True)
         return [db for _, db in latest[:self.max_open]]
 
     def _loop(self) -> None:
@@ -178,7 +183,7 @@ class HotFeeds:
         try:
             while not self.stop.is_set():
                 feed = self.feeds().get(db)
-                left = self.hot_for - (time.monotonic() - feed.changed_at) if feed else 0
+                left = feed.active_for(time.monotonic(), self.hot_for) if feed else 0
                 if left <= 0:
                     return
                 since = feed.read_seq

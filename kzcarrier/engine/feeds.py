@@ -202,7 +202,7 @@ class FeedFollowing:
         # however many are named at once (thousands at start-up), so the active ones and
         # the pool are served again soon
         hot = [db for db, feed in list(self._feeds.items())
-               if everything or now - feed.changed_at < self.settings.hot_for]
+               if everything or feed.active_for(now, self.settings.hot_for) > 0]
         with self._lock:
             for db in hot:
                 self._dirty.pop(db, None)

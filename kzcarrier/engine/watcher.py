@@ -300,8 +300,8 @@ class Watcher(FeedFollowing):
                     self._work[db] = time.monotonic()
                 elif self._work.get(db, read_at) < read_at:   # none since the view was read
                     self._work.pop(db)
-                if backlog > min(len(due), max(0, self._limit() - len(self._inflight))):
-                    self._sweep_left.add(db)    # not due yet, or beyond the pool's room
+            if backlog > min(len(due), max(0, self._room())):
+                self._sweep_left.add(db)    # not due yet, or beyond the pool's room
             self.metrics.backlog.labels(db).set(backlog)
             self.metrics.oldest_pending.labels(db).set(0 if oldest is None else now - oldest)
             self._offer_page(db, due, capped=True)   # in groups, the rest one by one
