@@ -78,16 +78,22 @@ def assert_released_for_good(app, num: str, released: dict, orders: list) -> Non
     assert len(orders) == before
 
 
+def tap_requests(couch: Couch, monkeypatch, each: Callable[[str, tuple], None]) -> None:
+    """From now on, `each(what, args)` before every request `couch` sends (every call
+    goes through `_call_raw`), in the thread that sends it."""
+    original = couch._call_raw
+
+    def tapped(what, fn, *args, **kwargs):
+        each(what, args)
+        return original(what, fn, *args, **kwargs)
+
+    monkeypatch.setattr(couch, "_call_raw", tapped)
+
+
 def count_requests(couch: Couch, monkeypatch) -> Counter:
     """From now on: how many requests `couch` sends, by what they are about."""
     seen: Counter = Counter()
-    original = couch._call_raw
-
-    def counted(what, fn, *args, **kwargs):
-        seen[what] += 1
-        return original(what, fn, *args, **kwargs)
-
-    monkeypatch.setattr(couch, "_call_raw", counted)
+    tap_requests(couch, monkeypatch, lambda what, args: seen.update([what]))
     return seen
 
 
@@ -96,14 +102,12 @@ def record_requests(couch: Couch, monkeypatch,
     """From now on, every request `couch` sends, in order: (the thread that sent it, what
     it is about); each waits `delay(what)` seconds first (a server slower at some)."""
     sent: list[tuple[str, str]] = []
-    original = couch._call_raw
 
-    def recording(what, fn, *args, **kwargs):
+    def record(what, args):
         sent.append((threading.current_thread().name, what))
         time.sleep(delay(what))
-        return original(what, fn, *args, **kwargs)
 
-    monkeypatch.setattr(couch, "_call_raw", recording)
+    tap_requests(couch, monkeypatch, record)
     return sent
 
 
@@ -115,14 +119,12 @@ def views_read(seen: Counter) -> set[str]:
 def count_bulk_requests(couch: Couch, monkeypatch) -> list[tuple[str, int]]:
     """From now on, every `_bulk_docs` request `couch` sends: (database, documents)."""
     seen: list[tuple[str, int]] = []
-    original = couch._call_raw
 
-    def counting(what, fn, *args, **kwargs):
+    def count(what, args):
         if what.startswith("save "):
             seen.append((what.rsplit(" into ", 1)[1], len(args[1]["docs"])))
-        return original(what, fn, *args, **kwargs)
 
-    monkeypatch.setattr(couch, "_call_raw", counting)
+    tap_requests(couch, monkeypatch, count)
     return seen
 
 
