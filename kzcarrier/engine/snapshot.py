@@ -9,9 +9,12 @@ The per-database `_local` checkpoints stay what they were; the snapshot is an in
 them that any worker writes (the last write wins: any worker's snapshot is a position from
 which nothing is lost, since every worker follows every database and a finished request
 is finished for all). `_local` documents: never replicated, no revision tree to conflict.
-Written as a head (position, names) and `CHUNKS` chunks of positions, a chunk only when
-its content changed; a chunk newer or older than its head still loses nothing: a position
-is where a feed's requests were all finished, and what was not finished is named."""
+Written as a head (position, names) and chunks of positions, one per `DBS_PER_CHUNK`
+databases up to `MAX_CHUNKS` (one write for a small server), a chunk only when its content
+changed; a chunk newer or older than its head still loses nothing: a position is where a
+feed's requests were all finished, and what was not finished is named. A chunk made for
+another number of chunks than its head names is not used: its databases start from their
+own checkpoints."""
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +32,9 @@ from ..numbers import SERVICE_DB
 log = logging.getLogger("kzcarrier.watcher")
 
 HEAD = "kzcarrier-feeds"
-CHUNKS = 16
-VERSION = 2
+MAX_CHUNKS = 16
+DBS_PER_CHUNK = 500
+VERSION = 3
 
 
 @dataclass
@@ -52,8 +56,12 @@ def design_tag(couch: Couch) -> str:
     return hashlib.sha1(docs.encode()).hexdigest()[:16]
 
 
-def chunk_of(db: str) -> int:
-    return zlib.crc32(db.encode()) % CHUNKS
+def chunk_count(dbs: int) -> int:
+    return max(1, min(MAX_CHUNKS, -(-dbs // DBS_PER_CHUNK)))
+
+
+def chunk_of(db: str, count: int) -> int:
+    return zlib.crc32(db.encode()) % count
 
 
 def load(couch: Couch) -> Snapshot | None:
@@ -63,9 +71,12 @@ def load(couch: Couch) -> Snapshot | None:
         head = couch.get_local(SERVICE_DB, HEAD)
         if not head or head.get("version") != VERSION:
             return None
-        with ThreadPoolExecutor(8) as pool:
+        count = head.get("chunks")
+        if not isinstance(count, int) or not 1 <= count <= MAX_CHUNKS:
+            return None
+        with ThreadPoolExecutor(min(8, count)) as pool:
             chunks = list(pool.map(lambda k: couch.get_local(SERVICE_DB, f"{HEAD}-{k}"),
-                                   range(CHUNKS)))
+                                   range(count)))
     except StorageError as exc:
         log.warning("cannot read the feeds' snapshot: %s", exc)
         return None
@@ -73,6 +84,8 @@ def load(couch: Couch) -> Snapshot | None:
                     work=set(head.get("work") or ()))
     same_ddocs = head.get("design") == design_tag(couch)
     for chunk in chunks:
+        if (chunk or {}).get("of") != count:   # made for another partitioning, or missing
+            continue
         for db, (seq, checked) in ((chunk or {}).get("dbs") or {}).items():
             snap.seqs[db] = seq
             if checked and same_ddocs:
@@ -89,17 +102,18 @@ class SnapshotWriter:
         self._written: dict[Any, dict[str, Any]] = {}    # chunk number (or HEAD) -> body
 
     def save(self, snap: Snapshot) -> bool:
-        chunks: dict[int, dict[str, Any]] = {k: {} for k in range(CHUNKS)}
+        count = chunk_count(len(snap.seqs))
+        chunks: dict[int, dict[str, Any]] = {k: {} for k in range(count)}
         for db, seq in snap.seqs.items():
-            chunks[chunk_of(db)][db] = [seq, db in snap.checked]
-        head = {"version": VERSION, "design": self.tag, "chunks": CHUNKS,
+            chunks[chunk_of(db, count)][db] = [seq, db in snap.checked]
+        head = {"version": VERSION, "design": self.tag, "chunks": count,
                 "named": sorted(snap.named), "db_updates": snap.db_updates,
                 "work": sorted(snap.work)}
-        changed = [k for k, dbs in chunks.items() if self._written.get(k) != dbs]
+        changed = [k for k, dbs in chunks.items() if self._written.get(k) != (count, dbs)]
 
         def write(k: int) -> None:
-            self.couch.put_local(SERVICE_DB, f"{HEAD}-{k}", {"dbs": chunks[k]})
-            self._written[k] = chunks[k]
+            self.couch.put_local(SERVICE_DB, f"{HEAD}-{k}", {"of": count, "dbs": chunks[k]})
+            self._written[k] = (count, chunks[k])
 
         try:
             with ThreadPoolExecutor(max(1, min(8, len(changed)))) as pool:

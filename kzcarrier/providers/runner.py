@@ -30,6 +30,9 @@ class Features:
         self.config = config
         self.ctx = ctx
         self._providers: dict[str, Provider | None] = {}
+        # what `from_reseller` found, for this run: a batch asks it four times a number, and
+        # an account's reading costs copies of its documents (read only: not modified)
+        self._found: dict[tuple[str, tuple[str, ...]], Any] = {}
 
     def provider(self, module: str) -> Provider | None:
         if module not in self._providers:
@@ -41,6 +44,12 @@ class Features:
     def from_reseller(self, account: str | None, *path: str) -> Any:
         """`get_from_reseller`: the reseller's `configs_number_manager` (never the account's
         own), else the system's section (node, zone, default)."""
+        key = (account or "", path)
+        if key not in self._found:
+            self._found[key] = self._from_reseller(account, path)
+        return self._found[key]
+
+    def _from_reseller(self, account: str | None, path: tuple[str, ...]) -> Any:
         doc = self.config.account(account) if account else None
         reseller = (doc or {}).get("pvt_reseller_id")
         if reseller and reseller != account:

@@ -91,6 +91,46 @@ def test_concurrent_updates_never_lose_an_edit(couch):
     assert sorted(couch.get(DB, "+14155550100")["seen"]) == list(range(8))
 
 
+def test_each_thread_has_its_own_client_without_loading_the_ca_bundle_again(couch,
+                                                                          monkeypatch):
+    """Every pool thread gets a client of its own. Loading the CA bundle took 17 ms per
+    client, as much CPU as a dozen requests, and a watcher starts dozens of threads: the
+    bundle is loaded at most once per Couch (the SDK's own constructor, once), and an
+    HTTPS connection pool uses the process's one TLS context."""
+    import ssl
+
+    loaded = []
+    original = ssl.SSLContext.load_verify_locations
+
+    def counting(self, *args, **kwargs):
+        loaded.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    couch.create_db(DB)
+    for url in (couch.url, "https://couch.invalid:6984"):
+        loaded.clear()
+        fresh = Couch(url)
+        clients = []
+
+        def first_request(c=fresh, https=url.startswith("https")):
+            clients.append(c.client)
+            if https:     # nothing listens there: the pool is made, no request sent
+                c.client.get_http_client().get_adapter(url).poolmanager.connection_from_url(
+                    url)
+            else:
+                assert c.get(DB, "+14155550100", missing_ok=True) is None
+
+        threads = [threading.Thread(target=first_request) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len({id(c) for c in clients}) == 6
+        assert len({id(c.get_http_client()) for c in clients}) == 6
+        assert len(loaded) <= 2, url
+
+
 def test_bulk_get_and_bulk_save_report_per_document(couch):
     couch.create_db(DB)
     rev = couch.put(DB, {"_id": "+14155550100"})

@@ -150,6 +150,38 @@ def test_an_idle_watcher_writes_no_snapshot(loaded, monkeypatch):
     assert snapshot.load(c).seqs[DBS[4]] == w._feeds[DBS[4]].done_seq
 
 
+def test_a_snapshot_is_a_head_and_a_chunk_per_few_hundred_databases(loaded, monkeypatch):
+    """A small server's snapshot is two writes (`watch --once` writes one as it ends, and
+    a restart reads it). Many databases are spread over up to 16 chunks, each written only
+    when it changed. A chunk made for another number of chunks than its head names (a
+    stop between the two writes) is not used: its databases start from their own
+    checkpoints."""
+    c = loaded.couch
+    c.ensure_db(SERVICE_DB)
+    seen = count_requests(c, monkeypatch)
+    few = {db: f"{i}-x" for i, db in enumerate(DBS)}
+    snapshot.SnapshotWriter(c).save(snapshot.Snapshot(seqs=few))
+    assert len([w for w in seen if w.startswith("put _local")]) == 2
+    assert snapshot.load(c).seqs == few
+
+    many = {f"numbers/+1{i:04d}": f"{i}-y" for i in range(1200)}
+    writer = snapshot.SnapshotWriter(c)
+    seen.clear()
+    writer.save(snapshot.Snapshot(seqs=many))
+    assert len([w for w in seen if w.startswith("put _local")]) == 3 + 1
+    assert snapshot.load(c).seqs == many
+    seen.clear()
+    writer.save(snapshot.Snapshot(seqs=dict(many, **{"numbers/+10000": "9-z"})))
+    assert len([w for w in seen if w.startswith("put _local")]) == 1 + 1
+
+    snapshot.SnapshotWriter(c).save(snapshot.Snapshot(seqs=few))   # one chunk from now on
+    head = c.get_local(SERVICE_DB, snapshot.HEAD)
+    c.put_local(SERVICE_DB, snapshot.HEAD, dict(head, chunks=3))    # as if it came first
+    loaded_again = snapshot.load(c)
+    assert not set(few) & set(loaded_again.seqs)
+    assert set(loaded_again.seqs) < set(many)   # chunks 1 and 2 written for three: older
+
+
 RETRIED = "+14155550177"
 
 
