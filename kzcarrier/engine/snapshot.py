@@ -99,7 +99,7 @@ class SnapshotWriter:
     def __init__(self, couch: Couch):
         self.couch = couch
         self.tag = design_tag(couch)
-        self._written: dict[Any, dict[str, Any]] = {}    # chunk number (or HEAD) -> body
+        self._written: dict[Any, Any] = {}    # chunk number: (count, its databases); HEAD: head
 
     def save(self, snap: Snapshot) -> bool:
         count = chunk_count(len(snap.seqs))

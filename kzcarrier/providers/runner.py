@@ -7,6 +7,7 @@ number may not have fails it with 403, and each provider validates what it was g
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ..carriers import CarrierContext
@@ -30,9 +31,9 @@ class Features:
         self.config = config
         self.ctx = ctx
         self._providers: dict[str, Provider | None] = {}
-        # what `from_reseller` found, for this run: a batch asks it four times a number, and
-        # an account's reading costs copies of its documents (read only: not modified)
-        self._found: dict[tuple[str, tuple[str, ...]], Any] = {}
+        # what `from_reseller` found, and when: a batch asks it four times a number, and an
+        # account's reading costs copies of its documents (read only: not modified)
+        self._found: dict[tuple[str, tuple[str, ...]], tuple[float, Any]] = {}
 
     def provider(self, module: str) -> Provider | None:
         if module not in self._providers:
@@ -44,10 +45,11 @@ class Features:
     def from_reseller(self, account: str | None, *path: str) -> Any:
         """`get_from_reseller`: the reseller's `configs_number_manager` (never the account's
         own), else the system's section (node, zone, default)."""
-        key = (account or "", path)
-        if key not in self._found:
-            self._found[key] = self._from_reseller(account, path)
-        return self._found[key]
+        key, now = (account or "", path), time.monotonic()
+        hit = self._found.get(key)
+        if hit is None or now - hit[0] >= self.config.ttl:   # as fresh as the config's cache
+            hit = self._found[key] = (now, self._from_reseller(account, path))
+        return hit[1]
 
     def _from_reseller(self, account: str | None, path: tuple[str, ...]) -> Any:
         doc = self.config.account(account) if account else None

@@ -1,5 +1,7 @@
 """The providers with no API, and the permission rule every save runs (KAZOO's
 knm_providers): requested features that are not available fail the number with 403."""
+import time
+
 import pytest
 
 from kzcarrier.ops.operations import Ops, Options
@@ -92,3 +94,20 @@ def test_dry_run_names_the_providers_that_would_call_and_writes_nothing(ops, loa
                                     public_fields={"e911": address}))
     assert r.successes[TRUNK].provider_calls == ["knm_dash_e911"]
     assert doc(loaded, TRUNK) == before and dash.record.features == []
+
+
+def test_an_ops_kept_for_long_follows_a_resellers_change_of_its_features(ops, loaded):
+    """A toolkit task keeps one Ops for all its numbers. What the reseller allows is asked
+    once per account and kept only as long as the configuration's own cache."""
+    loaded.config.ttl = 0.2
+    wanted = Options(auth_by=RESELLER, public_fields={"prepend": {"enabled": True,
+                                                                  "name": "VIP"}})
+    assert not ops.update([LOCAL_IN_SERVICE], wanted).failures
+
+    def deny(doc):
+        doc.setdefault("features", {})["deny"] = ["prepend"]
+        return doc
+    loaded.couch.update(f"account/ac/co/unt{MASTER[7:]}", "configs_number_manager", deny)
+    time.sleep(0.3)
+    failed = ops.update([LOCAL_IN_SERVICE], wanted).failures
+    assert failed[LOCAL_IN_SERVICE].to_json()["error"] == "forbidden"
