@@ -30,6 +30,8 @@ class DbFeed:
     changed_at: float = float("-inf")   # when its feed last showed a request (monotonic)
     next_poll: float = 0.0              # when a database not changed lately is read again
     installed: bool = False             # its design documents checked (the sweep's index)
+    # the server said, as it was prepared, that nothing was written past its position
+    unchanged: bool = False
 
     def active_for(self, now: float, hot_for: float) -> float:
         """Seconds it stays active (its feed showed a request within `hot_for`); <= 0: not
@@ -54,8 +56,10 @@ def prepare(couch: Couch, db: str, checkpoint: str, install: bool = True,
     """A database first seen: where its feed resumes (its checkpoint, or `known`: the
     position and checked flag a snapshot kept, without a request on CouchDB) and, with
     `install`, its design documents (one read when in place; a live watcher checks them
-    after every database's feed is found: `FeedFollowing._keep_listing`). None: not now
-    (logged; tried again at the next listing)."""
+    after every database's feed is found: `FeedFollowing._keep_listing`). Where the
+    server's own position is read (the test server's check), `unchanged` says whether
+    anything was written past the feed's. None: not now (logged; tried again at the next
+    listing)."""
     try:
         if known is not None:
             seq, installed = known
@@ -64,12 +68,16 @@ def prepare(couch: Couch, db: str, checkpoint: str, install: bool = True,
         if install and not installed:
             couch.install_design_docs(db)
             installed = True
+        unchanged = False
         if isinstance(seq, int) and seq:     # the test server's seqs: see couch/compat.py
-            seq = couch.profile.resume_from(seq, couch.db_info(db))
+            info = couch.db_info(db)
+            seq = couch.profile.resume_from(seq, info)
+            # read for that check anyway: its feed holds nothing to read past the position
+            unchanged = bool(seq) and info.get("update_seq") == seq
     except StorageError as exc:
         log.warning("cannot prepare %s: %s", db, exc)
         return None
-    return DbFeed(read_seq=seq, saved_seq=seq, installed=installed)
+    return DbFeed(read_seq=seq, saved_seq=seq, installed=installed, unchanged=unchanged)
 
 
 class ColdPoll:
