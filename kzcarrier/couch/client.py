@@ -8,11 +8,7 @@ ApiException and connection failures become kzcarrier's StorageError family here
 """
 from __future__ import annotations
 
-import copy
-import functools
 import json
-import os
-import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,18 +18,14 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 from ibm_cloud_sdk_core import ApiException
-from ibm_cloud_sdk_core.authenticators import BasicAuthenticator, NoAuthAuthenticator
 from ibmcloudant.cloudant_v1 import CloudantV1
-from requests import certs
-from requests.adapters import DEFAULT_POOLBLOCK, HTTPAdapter
-from urllib3.util.ssl_ import create_urllib3_context
 
 from ..errors import CouchUnavailable, DocConflict, DocNotFound, StorageError
 from ..json_copy import copy_json
 from ..logs import Scrubber
 from ..numbers import NUMBERS_PREFIX
 from . import compat as couch_compat
-from . import siblings
+from . import sdk, siblings
 from .group_commit import GroupCommit
 from .urls import redact, split_credentials
 
@@ -92,37 +84,6 @@ def classify_db(db: str) -> str:
     return db
 
 
-def _environment_once(session: requests.Session, base: str) -> None:
-    """What requests reads from the environment on every call (proxies, CA bundle), read
-    once for the one server this session talks to: it cost more than the request. (A CA
-    bundle named for plain HTTP would only cost a look at the file system per request.)"""
-    proxies = requests.utils.get_environ_proxies(base)
-    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    session.trust_env = False
-    session.proxies.update(proxies)
-    if ca_bundle and session.verify is True and base.startswith("https:"):
-        session.verify = ca_bundle
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """The SDK's TLS settings (its SSLHTTPAdapter: requests' CA bundle, TLS 1.2 at least),
-    made once per process: loading the bundle took 17 ms, for every thread's client."""
-    context = create_urllib3_context()
-    context.load_verify_locations(certs.where())
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
-
-
-class _Adapter(HTTPAdapter):
-    """One thread's connection pool, with the process's one TLS context."""
-
-    def init_poolmanager(self, connections: int, maxsize: int,
-                         block: bool = DEFAULT_POOLBLOCK, **kwargs: Any) -> None:
-        super().init_poolmanager(connections, maxsize, block, ssl_context=_tls_context(),
-                                 **kwargs)
-
-
 class Couch:
     """A connection to one CouchDB-compatible server."""
 
@@ -148,36 +109,15 @@ class Couch:
     @property
     def client(self) -> CloudantV1:
         """One SDK client (and HTTP connection pool) per thread: the engine's pool shares a
-        Couch, and requests sessions are not meant to be shared across threads. Each is a
-        copy of one configured client with a session of its own (cheap: the SDK's own
-        constructor loads the CA bundle, 17 ms, and every pool thread makes one)."""
+        Couch, and requests sessions are not meant to be shared across threads (sdk.py)."""
         client = getattr(self._local, "client", None)
         if client is None:
-            client = copy.copy(self._template())
-            session = requests.Session()
-            adapter = _Adapter()
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            _environment_once(session, self._base)
-            client.set_http_client(session)
-            client.http_adapter = adapter
-            self._local.client = client
+            with self._template_lock:
+                if self._configured is None:
+                    self._configured = sdk.configured(self._base, self._user,
+                                                      self._password, self.timeout)
+            client = self._local.client = sdk.for_this_thread(self._configured, self._base)
         return client
-
-    def _template(self) -> CloudantV1:
-        with self._template_lock:
-            if self._configured is None:
-                auth = (BasicAuthenticator(self._user, self._password or "") if self._user
-                        else NoAuthAuthenticator())
-                client = CloudantV1(authenticator=auth)
-                client.set_service_url(self._base)
-                client.set_http_config({"timeout": self.timeout})
-                # Compression (the SDK gzips request bodies; pouch gzips answers) costs CPU
-                # at both ends for every request, which a LAN link never repays.
-                client.set_enable_gzip_compression(False)
-                client.set_default_headers({"Accept-Encoding": "identity"})
-                self._configured = client
-            return self._configured
 
     # --- plumbing ------------------------------------------------------------------------
 
