@@ -32,6 +32,9 @@ from ..errors import KzError
 
 SERVER_DIR = Path(__file__).resolve().parents[2] / "server"
 PINNED = "pouchdb-server@4.2.0"
+# loaded into the server before it starts: guard.js keeps it alive (see above); dbnames.js
+# finds a request's database without listing every database (its own comment says how)
+PRELOADS = ("guard.js", "dbnames.js")
 
 
 class EmbeddedServerMissing(KzError):
@@ -72,8 +75,8 @@ class EmbeddedServer:
         if not binary.exists() or shutil.which("node") is None:
             raise EmbeddedServerMissing(self.server_dir, shutil.which("node") is not None)
         data = ["-m"] if self.in_memory else ["-d", str(self.run_dir / "data")]
-        guard = self.server_dir / "guard.js"
-        preload = ["-r", str(guard)] if guard.exists() else []
+        preload = [arg for name in PRELOADS if (self.server_dir / name).exists()
+                   for arg in ("-r", str(self.server_dir / name))]
         return ["node", "--unhandled-rejections=warn", *preload, str(binary),
                 "-p", str(self.port), "-o", "127.0.0.1", "-n",
                 "-c", str(self.run_dir / "config.json"), *data]

@@ -298,3 +298,26 @@ def test_bulk_results_are_matched_by_id_and_left_alone_when_they_cannot_be():
     assert [r["id"] for r in profile.bulk_results(docs, shuffled)] == ["a", "b", "c"]
     short = shuffled[:2]
     assert profile.bulk_results(docs, short) is short
+
+
+def test_a_database_deleted_or_created_is_seen_so_by_the_very_next_request(couch):
+    """Every request finds its database as it is at that moment: one just deleted is
+    missing, one just created (or created again) is there, empty. (The embedded server
+    keeps the names it has listed, server/dbnames.js: a deletion must empty them.)"""
+    other = "numbers/+1416"
+    couch.create_db(DB)
+    couch.put(DB, {"_id": "+14155550100", "a": 1})
+    assert couch.get(DB, "+14155550100")["a"] == 1
+    couch.delete_db(DB)
+    assert not couch.db_exists(DB)
+    assert DB not in couch.number_dbs()
+    with pytest.raises(DocNotFound):
+        couch.get(DB, "+14155550100")
+    couch.create_db(other)
+    couch.put(other, {"_id": "+14165550100"})
+    assert couch.db_exists(other)
+    couch.create_db(DB)
+    assert couch.get(DB, "+14155550100", missing_ok=True) is None
+    couch.put(DB, {"_id": "+14155550101"})
+    assert [r["id"] for r in couch.all_docs(DB, start_key="+", end_key="+\ufff0")] == [
+        "+14155550101"]
