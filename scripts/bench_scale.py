@@ -13,8 +13,8 @@ databases on the same server, each figure and its growth ratio against the 1,000
     sweep        one recovery sweep with nothing pending: requests and time
     latency      one request written into a recently active database, write -> completed
                  (the median of 20), also in reads of one document by the server at that
-                 moment (pouchdb-server itself slows as its databases grow: 2 ms a read
-                 at 1,000, 5 ms at 10,000), and five at once, each into a database idle
+                 moment (pouchdb-server slowed as its databases grew, 2 ms a read at
+                 1,000 and 5 ms at 10,000, until server/dbnames.js), and five at once, each into a database idle
                  since start-up, spread over the list (their median and the last)
     rss          the process's resident memory after all of it
 
@@ -199,7 +199,7 @@ def measure(app: App, n_dbs: int) -> dict[str, float]:
     out["sweep s"] = time.perf_counter() - t0
     out["sweep requests"] = counter.count - before
     reads = []
-    for j in range(20):      # the server's own pace now (it slows with its database count)
+    for j in range(20):      # the server's own pace now
         t0 = time.perf_counter()
         app.couch.get(dbs[j % n_dbs], f"{prefix(j % n_dbs)}5550000")
         reads.append(time.perf_counter() - t0)

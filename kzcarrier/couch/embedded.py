@@ -6,7 +6,9 @@ on a free loopback port, with its data under a folder of ours (or in memory). It
 with `--unhandled-rejections=warn`, and `server/guard.js` preloaded, so that a request that
 would crash it (an unhandled rejection, or an exception thrown from pouchdb's storage
 callbacks while sibling revisions are written and read at once) cannot take it down: that
-request's answer is lost, the server goes on.
+request's answer is lost, the server goes on. `server/dbnames.js`, preloaded too, finds a
+request's database in a set of names instead of listing every database per request, so a
+request costs the same with 100 databases as with 10,000, as on CouchDB.
 
 Where it is looked for: `server_dir` when given (`kzcarrier up --server-dir`, env
 KZCARRIER_SERVER_DIR), else the source tree's `server/`. A wheel install has no source tree:
@@ -32,8 +34,7 @@ from ..errors import KzError
 
 SERVER_DIR = Path(__file__).resolve().parents[2] / "server"
 PINNED = "pouchdb-server@4.2.0"
-# loaded into the server before it starts: guard.js keeps it alive (see above); dbnames.js
-# finds a request's database without listing every database (its own comment says how)
+# loaded into the server before it starts (see above)
 PRELOADS = ("guard.js", "dbnames.js")
 
 
