@@ -67,6 +67,10 @@ def serving(watcher: Any, address: tuple[str, int] | None) -> Iterator[None]:
 @click.option("--worker-id", default=None, help="Name of this worker (default: host-pid-random).")
 @click.option("--heartbeat-interval", default=5.0, show_default=True,
               help="Seconds between worker heartbeats; a worker silent for three is gone.")
+@click.option("--idle-sleep", default=0.5, show_default=True,
+              help="Longest sleep, in seconds, between two looks at the active databases "
+              "when nothing happened: how late a request is seen where no `_db_updates` "
+              "or longpoll wakes the engine (the embedded server).")
 @click.option("--crawl-interval", default=86400.0, show_default=True,
               help="Seconds between runs of the number crawler (aging numbers made "
               "available, expired discovery and deleted documents purged; KAZOO's "
@@ -76,7 +80,8 @@ def serving(watcher: Any, address: tuple[str, int] | None) -> Iterator[None]:
 @http_option
 @click.pass_obj
 def watch(app: App, once: bool, pool_size: int, sweep_interval: float, worker_id: str | None,
-          heartbeat_interval: float, crawl_interval: float, log_level: str, log_format: str,
+          heartbeat_interval: float, idle_sleep: float, crawl_interval: float, log_level: str,
+          log_format: str,
           http: tuple[str, int] | None) -> None:
     """Run the engine: follow every number database and process pvt_request documents."""
     from ..engine.watcher import Watcher, WatchSettings
@@ -87,7 +92,8 @@ def watch(app: App, once: bool, pool_size: int, sweep_interval: float, worker_id
     watcher = Watcher(app.couch, app.config,
                       WatchSettings(pool_size=pool_size, sweep_interval=sweep_interval,
                                     heartbeat_interval=heartbeat_interval,
-                                    steal_after=2 * heartbeat_interval),
+                                    steal_after=2 * heartbeat_interval,
+                                    idle_sleep_max=idle_sleep),
                       worker_id=worker_id,
                       chores=[(crawl_interval, crawler.run)] if crawl_interval > 0 else [])
     for sig in (signal.SIGINT, signal.SIGTERM):
