@@ -153,9 +153,9 @@ class FaultProxy:
         limit = int(query.get("limit", ["0"])[0]) or None
         deadline = time.monotonic() + wait
         while True:
-            with self._lock:
-                seen = [u for u in self._updates
-                        if u[0] > since and u[3] <= time.monotonic()][:limit]
+            with self._lock:   # update `seq` is at index seq - 1: only what is new is looked at
+                now = time.monotonic()
+                seen = [u for u in self._updates[since:] if u[3] <= now][:limit]
             if seen or time.monotonic() >= deadline:
                 break
             time.sleep(0.01)

@@ -81,8 +81,7 @@ def serving(watcher: Any, address: tuple[str, int] | None) -> Iterator[None]:
 @click.pass_obj
 def watch(app: App, once: bool, pool_size: int, sweep_interval: float, worker_id: str | None,
           heartbeat_interval: float, idle_sleep: float, crawl_interval: float, log_level: str,
-          log_format: str,
-          http: tuple[str, int] | None) -> None:
+          log_format: str, http: tuple[str, int] | None) -> None:
     """Run the engine: follow every number database and process pvt_request documents."""
     from ..engine.watcher import Watcher, WatchSettings
     from ..toolkit.crawler import Crawler
