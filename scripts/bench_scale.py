@@ -14,8 +14,9 @@ databases on the same server, each figure and its growth ratio against the 1,000
     latency      one request written into a recently active database, write -> completed
                  (the median of 20), also in reads of one document by the server at that
                  moment (pouchdb-server slowed as its databases grew, 2 ms a read at
-                 1,000 and 5 ms at 10,000, until server/dbnames.js), and five at once, each into a database idle
-                 since start-up, spread over the list (their median and the last)
+                 1,000 and 5 ms at 10,000, until server/dbnames.js), and five at once,
+                 each into a database idle since start-up, spread over the list (their
+                 median and the last)
     rss          the process's resident memory after all of it
 
 The embedded server has no `_db_updates`: the watcher polls there (at a bounded rate), so

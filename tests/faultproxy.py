@@ -153,7 +153,7 @@ class FaultProxy:
         limit = int(query.get("limit", ["0"])[0]) or None
         deadline = time.monotonic() + wait
         while True:
-            with self._lock:   # update `seq` is at index seq - 1: only what is new is looked at
+            with self._lock:   # update `seq` is at index seq - 1: only the new are looked at
                 now = time.monotonic()
                 seen = [u for u in self._updates[since:] if u[3] <= now][:limit]
             if seen or time.monotonic() >= deadline:

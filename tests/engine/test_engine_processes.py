@@ -42,7 +42,8 @@ def watch_process(url: str, *args: str, latency: str = "0.05",
     return subprocess.Popen(
         [sys.executable, "-m", "kzcarrier", "--couch-url", url, "watch", "--pool", "32",
          "--sweep-interval", "0.5", "--heartbeat-interval", "0.5", "--idle-sleep", "0.05",
-         "--log-level", "WARNING", *args], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
+         "--log-level", "WARNING", *args],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
 
 
 def assert_each_bought_once(couch: Couch, nums: list[str], prefix: str = "+1646"):
