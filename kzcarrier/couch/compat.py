@@ -41,7 +41,7 @@ class ServerProfile:
     reports_pending: bool       # `pending` in _changes
     selector_filter: bool       # `_changes?filter=_selector` is safe
     db_updates: bool            # `_db_updates` may exist (still needs _global_changes)
-    replicator_db: bool         # `_replicator` documents drive replication
+    replicator_db: bool         # `_replicator` documents drive kzcarrier's replications
     changes_conflicts: bool     # `_changes?conflicts=true&include_docs=true` is safe
     readable_conflicts: bool    # every revision `_conflicts` lists can be read by `?rev=`
 

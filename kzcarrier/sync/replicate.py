@@ -42,9 +42,10 @@ def ensure(kazoo: Couch, ours: Couch, direction: str = "both") -> dict[str, list
     if direction not in ("pull", "push", "both"):
         raise KzError(f"direction must be pull, push or both, not {direction!r}")
     if not ours.profile.replicator_db:
-        raise KzError(f"{ours.profile.vendor} {ours.profile.version} has no _replicator "
-                      "database; continuous replication needs Apache CouchDB "
-                      "(use `kzcarrier sync pull` instead)")
+        raise KzError(f"{ours.profile.vendor} {ours.profile.version} cannot run these "
+                      "replications: its _replicator does not replicate with a selector "
+                      "(system_config) and reports no state; continuous replication needs "
+                      "Apache CouchDB (use `kzcarrier sync pull` instead)")
     ours.ensure_db(REPLICATOR)
     out: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": []}
     for doc in wanted_docs(kazoo, ours, direction):
