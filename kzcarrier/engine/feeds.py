@@ -116,10 +116,10 @@ class FeedFollowing:
                 # waiting, a claim of a worker that died): the next sweep reads it
                 with self._lock:
                     self._work[db] = time.monotonic()
-            if (resuming and db in snap.seqs or feed.unchanged) and not (
-                    snap and db in snap.named):
-                # `_db_updates` names it if it changed since; or nothing was written past
-                # its position: no first read
+            # no first read: `_db_updates` names it if it changed since the snapshot, or
+            # nothing was written past its position; unless the snapshot names it
+            followed = (resuming and db in snap.seqs) or feed.unchanged
+            if followed and not (snap and db in snap.named):
                 self._unread.discard(db)
                 continue
             with self._lock:
