@@ -19,17 +19,19 @@ databases on the same server, each figure and its growth ratio against the 1,000
                  median and the last)
     rss          the process's resident memory after all of it
 
-The embedded server has no `_db_updates`: the watcher polls there (at a bounded rate), so
-an idle database's first request waits longer as the count grows; on CouchDB
-(KZCARRIER_BENCH_COUCH_URL) it must not. `--db-updates` puts the tests' fault proxy in
-front of the embedded server to answer `_db_updates` as CouchDB does (batched 0.5 s), and
-longpolls with their timeout.
+The watcher follows `_db_updates`: CouchDB's (KZCARRIER_BENCH_COUCH_URL), or the embedded
+server's own (server/dbupdates.js), which names a database at once. `--db-updates` puts
+the tests' fault proxy in front of the embedded server to answer it as CouchDB does
+(batched 0.5 s), and longpolls with their timeout. `--cold-poll` runs the watcher without
+it (`watch --no-db-updates`): it looks at idle databases in turn, at a bounded rate, so an
+idle database's first request waits longer as the count grows.
 
     soak         (--soak SECONDS [--dbs N], default 1,000 databases) a live watcher under
                  five requests a second: RSS every 5 s and its slope in MB/hour after
                  the first quarter of the run (flat memory: a slope near zero)
 
-Usage: .venv/bin/python scripts/bench_scale.py [--quick] [--db-updates]   (--quick: 100, 1,000)
+Usage: .venv/bin/python scripts/bench_scale.py [--quick] [--db-updates | --cold-poll]
+       (--quick: 100 and 1,000 databases)
        .venv/bin/python scripts/bench_scale.py --soak 600 [--dbs 10000]
 """
 from __future__ import annotations
@@ -55,7 +57,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 PER_DB = 10
 BUSY_DBS = 100
-SETTINGS = WatchSettings(pool_size=32, idle_sleep_max=0.05)
+SETTINGS = WatchSettings(pool_size=32, idle_sleep_max=0.05,
+                         db_updates="--cold-poll" not in sys.argv)
 
 
 class Counting:
@@ -162,8 +165,7 @@ def served(url: str) -> Iterator[App]:
     proxy.longpoll_timeout = True
     try:
         app = App(Settings(couch_url=proxy.url))
-        app.couch._profile = dataclasses.replace(app.couch.profile, db_updates=True,
-                                                 longpoll_timeout=True)
+        app.couch._profile = dataclasses.replace(app.couch.profile, longpoll_timeout=True)
         yield app
     finally:
         proxy.stop()
@@ -215,7 +217,8 @@ def measure(app: App, n_dbs: int) -> dict[str, float]:
     out["latency hot db p50 ms"] = statistics.median(hot) * 1000
     out["latency hot / server read"] = statistics.median(hot) / statistics.median(reads)
     # five requests at once, each into a database idle until then, spread over the list:
-    # each waits for the cold poll's look at its database (anywhere in its round)
+    # named by `_db_updates`, or (--cold-poll) each waits for the cold poll's look at its
+    # database, anywhere in its round
     idle = [n_dbs * k // 5 - 1 for k in range(1, 6)]
     before, t0 = ended(watcher), time.perf_counter()
     rids = {j: write_request(app, dbs[j], f"{prefix(j)}5550000") for j in idle}

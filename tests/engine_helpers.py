@@ -187,8 +187,7 @@ def db_updates_proxy(couch: Couch, delay: float) -> Iterator[tuple[object, Couch
         proxy.db_updates_delay = delay
         proxy.longpoll_timeout = True
         via = Couch(proxy.url)
-        via._profile = dataclasses.replace(couch.profile, db_updates=True,
-                                           longpoll_timeout=True)
+        via._profile = dataclasses.replace(couch.profile, longpoll_timeout=True)
         yield proxy, via
     finally:
         proxy.stop()

@@ -70,7 +70,10 @@ def serving(watcher: Any, address: tuple[str, int] | None) -> Iterator[None]:
 @click.option("--idle-sleep", default=0.5, show_default=True,
               help="Longest sleep, in seconds, between two looks at the active databases "
               "when nothing happened: how late a request is seen where no `_db_updates` "
-              "or longpoll wakes the engine (the embedded server).")
+              "or longpoll wakes the engine.")
+@click.option("--no-db-updates", "no_db_updates", is_flag=True,
+              help="Find requests in idle databases by looking at each in turn, not by "
+              "`_db_updates` (for a CouchDB whose [global_changes] records nothing).")
 @click.option("--crawl-interval", default=86400.0, show_default=True,
               help="Seconds between runs of the number crawler (aging numbers made "
               "available, expired discovery and deleted documents purged; KAZOO's "
@@ -80,7 +83,8 @@ def serving(watcher: Any, address: tuple[str, int] | None) -> Iterator[None]:
 @http_option
 @click.pass_obj
 def watch(app: App, once: bool, pool_size: int, sweep_interval: float, worker_id: str | None,
-          heartbeat_interval: float, idle_sleep: float, crawl_interval: float, log_level: str,
+          heartbeat_interval: float, idle_sleep: float, no_db_updates: bool,
+          crawl_interval: float, log_level: str,
           log_format: str, http: tuple[str, int] | None) -> None:
     """Run the engine: follow every number database and process pvt_request documents."""
     from ..engine.watcher import Watcher, WatchSettings
@@ -92,7 +96,8 @@ def watch(app: App, once: bool, pool_size: int, sweep_interval: float, worker_id
                       WatchSettings(pool_size=pool_size, sweep_interval=sweep_interval,
                                     heartbeat_interval=heartbeat_interval,
                                     steal_after=2 * heartbeat_interval,
-                                    idle_sleep_max=idle_sleep),
+                                    idle_sleep_max=idle_sleep,
+                                    db_updates=not no_db_updates),
                       worker_id=worker_id,
                       chores=[(crawl_interval, crawler.run)] if crawl_interval > 0 else [])
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -10,8 +10,13 @@ differs in ways a client cannot paper over with "safe" requests alone:
   never uses, so the mapping is one-to-one;
 * its `_changes` has no `pending`, and ignores `timeout` on longpoll (never answers when
   idle): a longpoll is emulated with short `feed=normal` reads until the deadline;
-* `filter=_selector` crashes it, and it has no `_db_updates`: callers ask the profile
-  (`selector_filter`, `db_updates`) and use a view / `_all_dbs` polling instead;
+* `filter=_selector` crashes it: callers ask the profile (`selector_filter`) and use a
+  view instead;
+* it answers `_db_updates` with a bare 400; the embedded server answers it as CouchDB does
+  (`server/dbupdates.js`, preloaded by `couch/embedded.py`; positions in memory, so a
+  position from before the server's restart is answered with every database). The watcher
+  asks the server itself (`engine/dbfeed.py` DbUpdates) and, where it is not answered,
+  looks at idle databases in turn;
 * `_changes?conflicts=true` with `include_docs` crashes it once a document has sibling
   revisions (`processChange` of an undefined winner): feeds ask `changes_conflicts`, and
   on pouch the siblings are found where the engine reads a document itself. The same
@@ -40,7 +45,6 @@ class ServerProfile:
     longpoll_timeout: bool      # honours `timeout` on feed=longpoll
     reports_pending: bool       # `pending` in _changes
     selector_filter: bool       # `_changes?filter=_selector` is safe
-    db_updates: bool            # `_db_updates` may exist (still needs _global_changes)
     replicator_db: bool         # `_replicator` documents drive kzcarrier's replications
     changes_conflicts: bool     # `_changes?conflicts=true&include_docs=true` is safe
     readable_conflicts: bool    # every revision `_conflicts` lists can be read by `?rev=`
@@ -89,10 +93,10 @@ class ServerProfile:
 
 
 COUCHDB = dict(slash_in_db_names=True, longpoll_timeout=True, reports_pending=True,
-               selector_filter=True, db_updates=True, replicator_db=True,
+               selector_filter=True, replicator_db=True,
                changes_conflicts=True, readable_conflicts=True)
 POUCHDB = dict(slash_in_db_names=False, longpoll_timeout=False, reports_pending=False,
-               selector_filter=False, db_updates=False, replicator_db=False,
+               selector_filter=False, replicator_db=False,
                changes_conflicts=False, readable_conflicts=False)
 
 

@@ -35,7 +35,7 @@ from ..errors import KzError
 SERVER_DIR = Path(__file__).resolve().parents[2] / "server"
 PINNED = "pouchdb-server@4.2.0"
 # loaded into the server before it starts (see above)
-PRELOADS = ("guard.js", "dbnames.js")
+PRELOADS = ("guard.js", "dbnames.js", "dbupdates.js")
 
 
 class EmbeddedServerMissing(KzError):

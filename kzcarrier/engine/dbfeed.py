@@ -30,8 +30,9 @@ class DbFeed:
     changed_at: float = float("-inf")   # when its feed last showed a request (monotonic)
     next_poll: float = 0.0              # when a database not changed lately is read again
     installed: bool = False             # its design documents checked (the sweep's index)
-    # the server said, as it was prepared, that nothing was written past its position
-    unchanged: bool = False
+    # as it was prepared, the server said that nothing was written past its position
+    # (True), or that something was (False); None: not asked (CouchDB)
+    unchanged: bool | None = None
 
     def active_for(self, now: float, hot_for: float) -> float:
         """Seconds it stays active (its feed showed a request within `hot_for`); <= 0: not
@@ -68,7 +69,7 @@ def prepare(couch: Couch, db: str, checkpoint: str, install: bool = True,
         if install and not installed:
             couch.install_design_docs(db)
             installed = True
-        unchanged = False
+        unchanged = None
         if isinstance(seq, int) and seq:     # the test server's seqs: see couch/compat.py
             info = couch.db_info(db)
             seq = couch.profile.resume_from(seq, info)
@@ -217,9 +218,10 @@ class HotFeeds:
 
 
 class DbUpdates:
-    """A longpoll on `_db_updates` (CouchDB with `_global_changes`) naming the number
-    databases that changed; where it does not answer (404, 401 without admin) the watcher
-    polls its feeds instead. `since`: where it reads from, and (once what it read is
+    """A longpoll on `_db_updates` (CouchDB with `_global_changes`; the embedded server's
+    `server/dbupdates.js`) naming the number databases that changed; where it does not
+    answer (404, 401 without admin, a bare pouchdb-server's 400) the watcher polls its
+    feeds instead. `since`: where it reads from, and (once what it read is
     named) where it stands; None until it has a position (it reads from "now"). From a
     snapshot's position, it waits for `resume` (every database the snapshot knows is
     followed: a name read before would be lost)."""
@@ -234,8 +236,6 @@ class DbUpdates:
         self.resume = resume
 
     def start(self) -> bool:
-        if not self.couch.profile.db_updates:
-            return False
         try:
             self.couch.db_updates(feed="normal", limit=1)
         except Exception:

@@ -18,6 +18,10 @@ class WatchSettings:
     purge_every: int = 20        # full sweeps between purges of expired discovery documents
     full_sweep_interval: float = 600.0   # a sweep over every database (see _sweep)
     hot_for: float = 30.0        # a database with a request this recently: read every pass
+    # follow `_db_updates` where the server answers it (CouchDB, the embedded server); off
+    # (`watch --no-db-updates`: a CouchDB whose `[global_changes]` records nothing answers
+    # it and never names a database), the cold poll below looks at idle databases in turn
+    db_updates: bool = True
     # without `_db_updates`, the others: each looked at no more often than this, and no
     # more than `cold_reads_per_s` a second in all (the idle cost), the most overdue first
     cold_poll_interval: float = 0.5

@@ -3,8 +3,9 @@
 * Databases: the `numbers/...` databases are listed by key range (cheap), and prepared once
   a few at a time (their checkpoints; their design documents once every feed is found; at
   a restart, what the feeds' snapshot knows costs no request: engine/snapshot.py); where
-  the server has `_db_updates` (CouchDB with `_global_changes`), a longpoll on it wakes
-  the loop and names the databases that changed, so idle databases cost nothing.
+  the server has `_db_updates` (CouchDB with `_global_changes`, the embedded server), a
+  longpoll on it wakes the loop and names the databases that changed, so idle databases
+  cost nothing.
 * Changes: one `feed=normal` read per changed database per pass, from an in-memory position.
   A database whose feed showed a request in the last `hot_for` seconds is read every pass
   whatever `_db_updates` says (CouchDB batches it); without `_db_updates` a thread of its
@@ -93,6 +94,7 @@ class Watcher(FeedFollowing):
         self._unprepared: list[str] = []     # listed, not prepared yet
         self._unread: set[str] = set()       # being prepared or prepared, not read once
         self._moving: set[str] = set()       # feeds read whose checkpoints trail them
+        self._active: set[str] = set()       # feeds that showed a request lately
         self._lister: threading.Thread | None = None   # a live watcher's database listing
         self._left_to_others = False         # a request left to its owner, another worker
         # databases where the last sweep left unfinished requests it did not offer
@@ -132,6 +134,11 @@ class Watcher(FeedFollowing):
             self._refresh_dbs()
         else:
             self._start_db_updates()
+            how = ("named by _db_updates" if self._db_updates_ok else
+                   "found by looking at each in turn (--no-db-updates)"
+                   if not self.settings.db_updates else
+                   "found by looking at each in turn (the server does not answer _db_updates)")
+            log.info("requests in idle databases: %s", how)
             self._refresh_dbs(self._prepare_room(), install=False)
         # what the feeds' positions passed unfinished is in `_work` (FeedFollowing.
         # _prepare_more): the first sweep reads those, the first full one comes later

@@ -207,3 +207,34 @@ def test_sigterm_with_a_thousand_queued_exits_fast_and_loses_nothing(app):
     _, err = final.communicate(timeout=300)
     assert final.returncode == 0, err.decode()[-2000:]
     assert_each_bought_once(couch, nums)
+
+
+@pytest.mark.parametrize("args, said", [
+    ((), "named by _db_updates"),
+    (("--no-db-updates",), "found by looking at each in turn (--no-db-updates)")])
+def test_watch_says_how_it_finds_requests_in_idle_databases_and_finds_them(app, args, said):
+    """Where the server answers `_db_updates` (CouchDB, the embedded server) it names the
+    databases written to; `--no-db-updates` (a CouchDB whose [global_changes] records
+    nothing) looks at each idle database in turn instead. The worker says which at start,
+    and either way a request written into a database it has not seen active is bought."""
+    couch = app.couch
+    couch.ensure_db("numbers/+1646")                 # idle from the start
+    started = seed(couch, 1, prefix="+1647")         # bought at start
+    proc = watch_process(app.settings.couch_url, "--log-level", "INFO", *args,
+                         stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(couch.all_docs("acme_orders")) < 1:
+            time.sleep(0.1)
+        time.sleep(1.0)
+        nums = seed(couch, 3)                        # another database, new to the worker
+        while time.monotonic() < deadline and len(couch.all_docs("acme_orders")) < 4:
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert f"requests in idle databases: {said}" in err.decode()
+    docs = couch.bulk_get("numbers/+1646", nums)
+    assert {d["pvt_request_state"]["status"] for d in docs.values()} == {"completed"}
+    assert sorted(r["id"] for r in couch.all_docs("acme_orders")) == sorted(started + nums)

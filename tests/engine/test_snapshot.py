@@ -5,6 +5,7 @@ import dataclasses
 import time
 from urllib.parse import unquote
 
+import pytest
 from engine_helpers import (
     CHILD,
     FAST,
@@ -73,6 +74,29 @@ def test_a_restart_reads_no_checkpoint_and_checks_no_design_document_the_snapsho
         # position: only the database written to while no watcher ran is read at once.
         # On CouchDB a snapshot's seqs cost no request, and `_db_updates` names it.
         assert read == {DBS[5]}, read
+
+
+def test_a_database_the_server_says_changed_is_read_before_every_database_is_followed(
+        loaded, monkeypatch):
+    """Where a restart reads each database's own position (the test server's integer seqs,
+    couch/compat.py), one that moved while no watcher ran is read as soon as it is
+    prepared: its request does not wait until `_db_updates` resumes, once every database
+    is followed. (On CouchDB nothing is read per database; `_db_updates` names it.)"""
+    c = loaded.couch
+    numbers(c)
+    with Background(c, loaded.config, "first", settings=SETTLED) as w:
+        assert w.ready.wait(30)
+        if not isinstance(w._feeds[DBS[0]].read_seq, int):
+            pytest.skip("the server's seqs are opaque: no position is read per database")
+    num = DBS[1][-5:] + "5550000"
+    request(c, num, "move", assign_to=CHILD)          # written while no watcher runs
+    sent = record_requests(c, monkeypatch)
+    slow = dataclasses.replace(SETTLED, prepare_per_pass=2, prepared_ahead=1)
+    with Background(c, loaded.config, "again", settings=slow) as w:
+        assert w.ready.wait(30)
+        assert wait_until(lambda: completed(c, DBS[1], num), 30)
+    seen = [what for _, what in sent]
+    assert seen.index(f"changes of {DBS[1]}") < seen.index(f"database {DBS[-1]}")
 
 
 def test_with_db_updates_a_restart_reads_only_the_databases_changed_since(loaded):
