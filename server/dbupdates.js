@@ -23,6 +23,11 @@ var cleanFilename = require('express-pouchdb/lib/clean-filename');
 
 var EPOCH = Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
 
+// a longpoll answers this long after the first change it waits for, with every change of
+// that time: CouchDB's `[global_changes] max_event_delay` (25 ms by default). At once, a
+// watcher's longpoll answered each of its own writes, and asked again.
+var BATCH_MS = 25;
+
 var count = 0;                 // the latest seq's number
 var latest = new Map();        // db name -> {type, n}, in the order of n (moved on update)
 var waiting = new Set();       // longpolls: {since, limit, answer}
@@ -37,15 +42,15 @@ function note(name, type) {
   latest.delete(name);
   latest.set(name, {type: type, n: count});
   if (waiting.size && !flushing) {
-    flushing = true;           // every write of this turn in one answer
-    setImmediate(function () {
+    flushing = true;
+    setTimeout(function () {
       flushing = false;
       waiting.forEach(function (poll) {
         if (poll.since < count) {
           poll.answer();
         }
       });
-    });
+    }, BATCH_MS);
   }
 }
 

@@ -37,7 +37,7 @@ class FeedFollowing:
     _unprepared: list[str]          # listed, not prepared yet
     _unread: set[str]               # being prepared or prepared, not read once yet
     _moving: set[str]               # feeds read whose checkpoints trail them
-    _active: set[str]               # feeds that showed a request lately (the loop's own)
+    _active: set[str]               # feeds that showed a request lately
     _dirty: dict[str, None]         # databases to read in the next passes, in order
     _work: dict[str, float]         # databases with unfinished requests, and since when
     _db_updates_ok: bool
@@ -169,7 +169,7 @@ class FeedFollowing:
             self._db_updates_ok, self._db_updates = False, None
             return
         since = self._snapshot.db_updates if self._snapshot else None
-        feed = DbUpdates(self.couch, self._changed, self._stop, since,
+        feed = DbUpdates(self.couch, self._named, self._stop, since,
                          None if since is None else self._resumed)
         self._db_updates_ok = feed.start()
         self._db_updates = feed if self._db_updates_ok else None
@@ -198,6 +198,19 @@ class FeedFollowing:
         with self._lock:
             self._dirty.update(dict.fromkeys(sorted(dbs)))
         self._wake.set()
+
+    def _named(self, dbs: set[str]) -> None:
+        """Named by `_db_updates`: the loop wakes for a database not active lately. One
+        active is read on every pass anyway, and under load each write of the worker's own
+        (and of every other worker) would wake a pass that reads the active ones again."""
+        now = time.monotonic()
+        with self._lock:
+            self._dirty.update(dict.fromkeys(sorted(dbs)))
+            active = all(db in self._active and db in self._feeds and
+                         self._feeds[db].active_for(now, self.settings.hot_for) > 0
+                         for db in dbs)
+        if not active:
+            self._wake.set()
 
     def _poll_feeds(self, everything: bool = False) -> bool:
         """One pass over the feeds; True when there is more to do at once."""
@@ -239,11 +252,12 @@ class FeedFollowing:
     def _active_dbs(self, now: float) -> list[str]:
         """The databases whose feed showed a request within `hot_for`: a pass costs what
         is active, not a look at each of thousands of feeds (3 ms at 10,000)."""
-        for db in list(self._active):
-            feed = self._feeds.get(db)
-            if feed is None or feed.active_for(now, self.settings.hot_for) <= 0:
-                self._active.discard(db)
-        return sorted(self._active)
+        with self._lock:
+            for db in list(self._active):
+                feed = self._feeds.get(db)
+                if feed is None or feed.active_for(now, self.settings.hot_for) <= 0:
+                    self._active.discard(db)
+            return sorted(self._active)
 
     def _read(self, db: str, now: float, limit: int) -> Any:
         self._unread.discard(db)    # read once (or tried: the cold poll looks at it later)
@@ -266,9 +280,9 @@ class FeedFollowing:
                 if not row.get("deleted") and protocol.is_pending(row.get("doc") or {})]
         if docs:   # active: read every pass for a while; the sweep looks after it
             feed.changed_at = time.monotonic()
-            self._active.add(db)
             with self._lock:
                 self._work[db] = feed.changed_at
+                self._active.add(db)
         futures = self._offer_page(db, docs)
         moved = bool(page.results) and page.last_seq != feed.read_seq
         if moved:
