@@ -292,8 +292,8 @@ def busy_since(before: tuple[float, float]) -> float:
 def start_worker(url: str, name: str) -> tuple[subprocess.Popen, str]:
     """A live `kzcarrier watch` in a process of its own, as an operator runs one; its
     address for `/readyz` and `/metrics`. It sleeps at most 50 ms when idle, as LIVE:
-    the test server cannot wake it (before, its 0.5 s default added up to half a second
-    to each phase before the first request was seen)."""
+    nothing wakes it for a request into a database active already (before, its 0.5 s
+    default added up to half a second to each phase before the first request was seen)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "kzcarrier", "--couch-url", url, "watch", "--pool", "16",
@@ -341,8 +341,8 @@ def two_workers(app: App, url: str, n: int) -> None:
     requests to the last outcome (watched on the workers' `/metrics`, then checked in the
     documents). Requests into the database, done before the timing (16: each worker owns
     some), make it one that every worker follows as active: without them, the first
-    request waited for the cold poll's look at an idle database (up to 0.5 s on the test
-    server, which cannot wake the workers), a different share of each phase; the latency
+    request waited for the look at an idle database (up to 0.5 s by the cold poll, before
+    the test server answered `_db_updates`), a different share of each phase; the latency
     figures above measure that wait."""
     import kzc_acme_carrier  # noqa: F401
     os.environ["ACME_LATENCY"] = "0.2"

@@ -121,10 +121,12 @@ function mount(app) {
     var limit = Number(req.query.limit) || 0;
     var since = position(req.query.since === undefined ? 0 : req.query.since);
     if (since < 0) {
+      var at = seq(count);     // before the listing: a change after it is read next time
       return req.PouchDB.allDbs().then(function (names) {
-        var at = seq(count);
         utils.sendJSON(res, 200, {
-          results: names.map(function (name) { return {db_name: name, type: 'updated', seq: at}; }),
+          results: names.map(function (name) {
+            return {db_name: name, type: 'updated', seq: at};
+          }),
           last_seq: at
         });
       }, function (err) {
