@@ -64,7 +64,8 @@ def test_a_restart_reads_no_checkpoint_and_checks_no_design_document_the_snapsho
     seen = [what for _, what in sent]
     assert not per_database(seen, f"get _local/{CHECKPOINT} from")
     assert not per_database(seen, "read ")            # design documents: one bulk read each
-    # the feeds the loop read at once (the cold poll looks at the others later, at its pace)
+    # the feeds the loop read at once (the others only when `_db_updates` or the cold poll
+    # names them)
     read = per_database([what for thread, what in sent if thread.startswith("kzc-io")],
                         "changes of")
     assert DBS[5] in read
