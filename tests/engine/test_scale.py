@@ -151,7 +151,7 @@ def test_a_pass_reads_the_databases_active_lately_without_looking_at_the_idle_on
     w._changed({IDLE[4]})
     w._poll_feeds()                                  # named: read, its request offered
     w._wait_inflight()
-    looked: list[str] = []
+    looked: list[DbFeed] = []
     original = DbFeed.active_for
     monkeypatch.setattr(DbFeed, "active_for", lambda self, now, hot_for: (
         looked.append(self), original(self, now, hot_for))[1])
