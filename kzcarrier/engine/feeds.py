@@ -22,6 +22,10 @@ log = logging.getLogger("kzcarrier.watcher")
 CHECKPOINT = "kzcarrier-watcher"
 
 
+# a loop that works passes at least this often (10 ms after activity, doubling while
+# nothing comes): a wake for an active database is worth a pass only past it
+LONG_SLEEP = 0.1
+
 class FeedFollowing:
     """The Watcher's feeds (a mixin: the state below is the Watcher's)."""
 
@@ -38,6 +42,7 @@ class FeedFollowing:
     _unread: set[str]               # being prepared or prepared, not read once yet
     _moving: set[str]               # feeds read whose checkpoints trail them
     _active: set[str]               # feeds that showed a request lately
+    _asleep_for: float              # the loop's sleep now (0.01 s after activity, doubling)
     _dirty: dict[str, None]         # databases to read in the next passes, in order
     _work: dict[str, float]         # databases with unfinished requests, and since when
     _db_updates_ok: bool
@@ -199,17 +204,25 @@ class FeedFollowing:
             self._dirty.update(dict.fromkeys(sorted(dbs)))
         self._wake.set()
 
+    def _hot_longpolls(self) -> bool:
+        """Whether a longpoll follows each database active lately (`HotFeeds`): where the
+        server honours a longpoll's timeout (CouchDB)."""
+        return self.couch.profile.longpoll_timeout and self.settings.hot_longpolls > 0
+
     def _named(self, dbs: set[str]) -> None:
         """Named by `_db_updates`: the loop wakes for a database not active lately. One
-        active is read on every pass anyway, and under load each write of the worker's own
-        (and of every other worker) would wake a pass that reads the active ones again."""
+        active is read on every pass, and under load every write names its database (the
+        worker's own too): a wake for it would be a pass that reads every active one
+        again. So it wakes the loop only where no longpoll of its own does (`HotFeeds`:
+        not on the embedded server) and the loop sleeps longer than `LONG_SLEEP`: the
+        request that follows a request after a quiet while is not left to the idle sleep."""
         now = time.monotonic()
         with self._lock:
             self._dirty.update(dict.fromkeys(sorted(dbs)))
             active = all(db in self._active and db in self._feeds and
                          self._feeds[db].active_for(now, self.settings.hot_for) > 0
                          for db in dbs)
-        if not active:
+        if not active or (not self._hot_longpolls() and self._asleep_for > LONG_SLEEP):
             self._wake.set()
 
     def _poll_feeds(self, everything: bool = False) -> bool:

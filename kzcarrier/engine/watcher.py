@@ -95,6 +95,7 @@ class Watcher(FeedFollowing):
         self._unread: set[str] = set()       # being prepared or prepared, not read once
         self._moving: set[str] = set()       # feeds read whose checkpoints trail them
         self._active: set[str] = set()       # feeds that showed a request lately
+        self._asleep_for = 0.0               # the loop's sleep now
         self._lister: threading.Thread | None = None   # a live watcher's database listing
         self._left_to_others = False         # a request left to its owner, another worker
         # databases where the last sweep left unfinished requests it did not offer
@@ -149,7 +150,7 @@ class Watcher(FeedFollowing):
                 ColdPoll(self.couch, lambda: self._feeds, cfg.hot_for, cfg.cold_poll_interval,
                          cfg.cold_reads_per_s, self._changed, self._stop,
                          lambda: bool(self._unread)).start()
-            if self.couch.profile.longpoll_timeout and cfg.hot_longpolls:
+            if self._hot_longpolls():
                 HotFeeds(self.couch, lambda: self._feeds, cfg.hot_for, self._changed,
                          self._stop, cfg.hot_longpolls).start()
             threading.Thread(target=self._sweep_loop, daemon=True, name="kzc-sweep").start()
@@ -182,6 +183,7 @@ class Watcher(FeedFollowing):
                     self._save_snapshot()
                     next_snapshot = now + self.settings.snapshot_interval
                 sleep = 0.01 if active else min(self.settings.idle_sleep_max, sleep * 2)
+                self._asleep_for = sleep
                 self._wake.wait(sleep)
                 self._wake.clear()
             return 0
