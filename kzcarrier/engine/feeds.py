@@ -26,6 +26,7 @@ CHECKPOINT = "kzcarrier-watcher"
 # nothing comes): a wake for an active database is worth a pass only past it
 LONG_SLEEP = 0.1
 
+
 class FeedFollowing:
     """The Watcher's feeds (a mixin: the state below is the Watcher's)."""
 
