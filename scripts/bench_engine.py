@@ -52,8 +52,10 @@ from kzcarrier.numbers import account_db  # noqa: E402
 from kzcarrier.ops.store import without_rev  # noqa: E402
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
-# A live watcher. The test server has no `_db_updates` to wake it: it polls the feeds, at
-# most 50 ms apart when idle (CouchDB's `_db_updates` wakes it at once).
+# A live watcher, its passes at most 50 ms apart when idle. The test server's
+# `_db_updates` wakes it for a database idle until then; no longpoll follows an active one
+# there (it ignores a longpoll's timeout), so the passes find the request that follows a
+# request (on CouchDB a longpoll on each active database, `HotFeeds`, wakes it at once).
 LIVE = WatchSettings(pool_size=32, idle_sleep_max=0.05)
 
 

@@ -149,14 +149,18 @@ class HotFeeds:
     long the idle loop sleeps; one open request per such database, none per pass. Each
     follows the loop's position: a change it sees is named, then it waits (at most
     `settle` seconds) for the loop's read, and `pause` more, before it opens again. It
-    closes when its database is no longer active (at most `timeout` seconds later)."""
+    closes when its database is no longer active (at most `timeout` seconds later). The
+    candidates come from the watcher's set of active databases (`active(now)`), never
+    from a look at every feed (3 ms at 10,000 databases, every 0.2 s)."""
 
-    def __init__(self, couch: Couch, feeds: Callable[[], dict[str, DbFeed]], hot_for: float,
+    def __init__(self, couch: Couch, feeds: Callable[[], dict[str, DbFeed]],
+                 active: Callable[[float], list[str]], hot_for: float,
                  changed: Callable[[set[str]], None], stop: threading.Event,
                  max_open: int = 16, timeout: float = 10.0, settle: float = 0.5,
                  pause: float = 0.1):
         self.couch = couch
         self.feeds = feeds
+        self.active = active
         self.hot_for = hot_for
         self.changed = changed
         self.stop = stop
@@ -171,9 +175,11 @@ class HotFeeds:
         threading.Thread(target=self._loop, daemon=True, name="kzc-hot-feeds").start()
 
     def hot(self, now: float) -> list[str]:
-        feeds = list(self.feeds().items())
-        latest = sorted(((f.changed_at, db) for db, f in feeds
-                         if f.active_for(now, self.hot_for) > 0), reverse=True)
+        feeds = self.feeds()
+        found = ((feeds.get(db), db) for db in self.active(now))
+        latest = sorted(((f.changed_at, db) for f, db in found
+                         if f is not None and f.active_for(now, self.hot_for) > 0),
+                        reverse=True)
         return [db for _, db in latest[:self.max_open]]
 
     def _loop(self) -> None:

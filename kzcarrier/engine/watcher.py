@@ -151,8 +151,8 @@ class Watcher(FeedFollowing):
                          cfg.cold_reads_per_s, self._changed, self._stop,
                          lambda: bool(self._unread)).start()
             if self._hot_longpolls():
-                HotFeeds(self.couch, lambda: self._feeds, cfg.hot_for, self._changed,
-                         self._stop, cfg.hot_longpolls).start()
+                HotFeeds(self.couch, lambda: self._feeds, self._active_dbs, cfg.hot_for,
+                         self._changed, self._stop, cfg.hot_longpolls).start()
             threading.Thread(target=self._sweep_loop, daemon=True, name="kzc-sweep").start()
             self._lister = threading.Thread(target=self._keep_listing, daemon=True,
                                             name="kzc-dbs")

@@ -526,8 +526,9 @@ def test_a_database_active_lately_is_followed_by_one_longpoll_naming_its_next_ch
         idle = DbFeed(read_seq=via.changes(IDLE[0], 0).last_seq)
         named: list[set[str]] = []
         stop = threading.Event()
-        hot = HotFeeds(via, lambda: {db: active, IDLE[0]: idle}, 30.0, named.append, stop,
-                       timeout=5.0)
+        # both in the watcher's active set: the feed's own time says which is active
+        hot = HotFeeds(via, lambda: {db: active, IDLE[0]: idle}, lambda now: [IDLE[0], db],
+                       30.0, named.append, stop, timeout=5.0)
         seen = count_requests(via, monkeypatch)
         try:
             hot.start()
@@ -542,6 +543,32 @@ def test_a_database_active_lately_is_followed_by_one_longpoll_naming_its_next_ch
             assert named == [{db}] and sum(seen.values()) == 3
         finally:
             stop.set()
+
+
+class Unlisted(dict):
+    """Feeds that may be looked up by name but not listed."""
+
+    def __iter__(self):
+        raise AssertionError("every feed listed")
+
+    def items(self):
+        raise AssertionError("every feed listed")
+
+    values = keys = items
+
+
+def test_the_longpolls_on_active_databases_are_picked_from_the_active_set_alone():
+    """Which databases get a longpoll is decided every 0.2 s: from the watcher's set of
+    active databases, the latest first, without a look at every feed (at 10,000
+    databases that look took 3 ms each time)."""
+    now = time.monotonic()
+    feeds = Unlisted({f"numbers/+1{i:03d}": DbFeed(changed_at=now - i) for i in range(40)})
+    feeds.update({f"numbers/+2{i:03d}": DbFeed(changed_at=now - 60) for i in range(5)})
+    active = [f"numbers/+1{i:03d}" for i in range(40)] + ["numbers/+2000", "numbers/+9999"]
+    hot = HotFeeds(None, lambda: feeds, lambda at: active, 30.0, lambda dbs: None,
+                   threading.Event(), max_open=16)
+    assert hot.hot(now) == [f"numbers/+1{i:03d}" for i in range(16)]
+    assert hot.hot(now + 25.5) == [f"numbers/+1{i:03d}" for i in range(5)]
 
 
 def test_a_live_watcher_follows_its_active_databases_by_longpoll_where_the_server_can(
