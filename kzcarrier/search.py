@@ -166,19 +166,25 @@ class Search:
         return {n: out[n] for n in nums}
 
 
-def purge_discovery(couch: Couch, db: str, now: int | None = None) -> int:
+@dataclass(frozen=True)
+class Purged:
+    deleted: int
+    left: int       # discovery documents kept (not expired, or a request's); -1: unknown
+
+
+def purge_discovery(couch: Couch, db: str, now: int | None = None) -> Purged:
     """Delete expired `discovery` documents of `db` (those no request is using)."""
     now = now or now_gregorian()
     try:
         rows = couch.view(db, "numbers", "status", start_key=["discovery"],
                           end_key=["discovery", {}], include_docs=True, reduce=False)
     except StorageError:
-        return 0
+        return Purged(0, -1)
     gone = [{"_id": r["id"], "_rev": r["doc"]["_rev"], "_deleted": True} for r in rows
             if r.get("doc") and "pvt_request" not in r["doc"]
             and isinstance(r["doc"].get("pvt_discovery_expires"), (int, float))
             and r["doc"]["pvt_discovery_expires"] < now]
     if gone:
         couch.bulk_save(db, gone)
-    return len(gone)
+    return Purged(len(gone), len(rows) - len(gone))
 

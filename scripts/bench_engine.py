@@ -21,10 +21,18 @@
     two workers  400 such acquisitions, 16 slots per worker: two live workers (each a
                  process of its own, as deployed) against one (target >= 1.7x)
 
-It ends with every target, its figure and PASS or MISS.
+    scale        `bench_scale.py`: 1,000 and 10,000 number databases (start-up, idle cost,
+                 sweep, RSS, latency against the count; its docstring)
+    soak         `bench_scale.py --soak 900 --dbs 10000 --rate 25`: flat memory, RSS's
+                 slope once the trickle has touched every database (the issue's one-hour
+                 soak, shorter: 25 requests a second touch 10,000 databases in 400 s)
+
+It ends with every target, its figure and PASS or MISS (about 35 minutes; `--quick`:
+fewer requests, 100 and 1,000 databases, a 3-minute soak over 1,000; `--engine-only`:
+without scale and soak, about 6 minutes).
 
 Runs on the embedded server unless KZCARRIER_BENCH_COUCH_URL names a CouchDB.
-Usage: .venv/bin/python scripts/bench_engine.py [--quick]
+Usage: .venv/bin/python scripts/bench_engine.py [--quick] [--engine-only]
 """
 from __future__ import annotations
 
@@ -33,6 +41,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -42,6 +51,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "plugins"))
+
+from verdicts import HANDED_OVER, Verdicts  # noqa: E402
 
 from kzcarrier.app import App, Settings  # noqa: E402
 from kzcarrier.couch.embedded import free_port, url_or_embedded  # noqa: E402
@@ -57,13 +68,11 @@ ACCOUNT = "0123456789abcdef0123456789abcdef"
 # there (it ignores a longpoll's timeout), so the passes find the request that follows a
 # request (on CouchDB a longpoll on each active database, `HotFeeds`, wakes it at once).
 LIVE = WatchSettings(pool_size=32, idle_sleep_max=0.05)
+SOAK = ["--soak", "900", "--dbs", "10000", "--rate", "25"]
 
 
-VERDICTS: list[tuple[str, str, bool]] = []   # (target, figure, met) for the summary
-
-
-def verdict(target: str, figure: float, met: bool, unit: str = "") -> None:
-    VERDICTS.append((target, f"{figure:.2f}{unit}", met))
+VERDICTS = Verdicts()
+verdict = VERDICTS.add
 
 
 def fresh(app: App, db: str) -> None:
@@ -397,6 +406,22 @@ def two_workers(app: App, url: str, n: int) -> None:
     verdict("two workers >= 1.7 x one", took[0] / took[1], took[0] / took[1] >= 1.7, "x")
 
 
+def scale_and_soak(quick: bool) -> None:
+    """The scale targets (start-up, idle cost, sweep, RSS, latency against the database
+    count) and the memory soak: `bench_scale.py`, each run in a process of its own (its
+    RSS is the engine's alone), handing its verdicts over."""
+    script = str(ROOT / "scripts" / "bench_scale.py")
+    runs = ([script, "--quick"], [script, "--soak", "180", "--dbs", "1000", "--rate", "25"]) \
+        if quick else ([script], [script, *SOAK])
+    with tempfile.TemporaryDirectory() as tmp:
+        handed = Path(tmp) / "verdicts.jsonl"
+        for args in runs:
+            print(f"\n{' '.join(Path(a).name for a in args)}:", flush=True)
+            subprocess.run([sys.executable, "-u", *args], check=True,
+                           env={**os.environ, HANDED_OVER: str(handed)})
+        VERDICTS.take(handed)
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     os.environ.setdefault("PYTHONPATH", str(ROOT / "tests" / "plugins"))
@@ -409,9 +434,9 @@ def main() -> None:
         latency(app, 20 if quick else 100)
         carrier_hiding(app, 100 if quick else 500)
         two_workers(app, url, 100 if quick else 400)
-        print("\ntargets (this run, this server):")
-        for target, figure, met in VERDICTS:
-            print(f"  {'PASS' if met else 'MISS'}  {target:<46}{figure}")
+    if "--engine-only" not in sys.argv:
+        scale_and_soak(quick)
+    VERDICTS.print()
 
 
 if __name__ == "__main__":

@@ -7,10 +7,15 @@ databases on the same server, each figure and its growth ratio against the 1,000
                  completed request, and the requests it sent CouchDB meanwhile
     restart      a second watcher on the same databases (its snapshot and checkpoints
                  written) after a request was written while none ran: requests it sends
-                 before it is ready and until that request is done, and the time to it
+                 before it is ready and until that request is done, the time to it, and
+                 the rows its feeds answered meanwhile (a feed read again from its start
+                 would answer every document)
     idle         requests per minute to CouchDB with nothing to do (20 s measured, once the
                  burst's databases are no longer active and a sweep has looked at them)
-    sweep        one recovery sweep with nothing pending: requests and time
+    sweep        one recovery sweep with nothing pending: requests and time; the full sweep
+                 (the backstop, every 10 minutes) at its first look (every database's
+                 index) and then with nothing changed (`_dbs_info` alone), and the idle
+                 rate with its share
     latency      one request written into a recently active database, write -> completed
                  (the median of 20), also in reads of one document by the server at that
                  moment (pouchdb-server slowed as its databases grew, 2 ms a read at
@@ -26,17 +31,23 @@ the tests' fault proxy in front of the embedded server to answer it as CouchDB d
 it (`watch --no-db-updates`): it looks at idle databases in turn, at a bounded rate, so an
 idle database's first request waits longer as the count grows.
 
-    soak         (--soak SECONDS [--dbs N], default 1,000 databases) a live watcher under
-                 five requests a second: RSS every 5 s and its slope in MB/hour after
-                 the first quarter of the run (flat memory: a slope near zero)
+    soak         (--soak SECONDS [--dbs N] [--rate R], default 1,000 databases and five
+                 requests a second) a live watcher under a steady trickle of requests:
+                 RSS every 5 s and its slope in MB/hour after the first quarter of the
+                 run, and once the trickle has touched every database (flat memory: a
+                 slope near zero)
+
+Each run ends with the issue's targets, each with its figure and PASS or MISS
+(`bench_engine.py` runs both and prints them with its own).
 
 Usage: .venv/bin/python scripts/bench_scale.py [--quick] [--db-updates | --cold-poll]
        (--quick: 100 and 1,000 databases)
-       .venv/bin/python scripts/bench_scale.py --soak 600 [--dbs 10000]
+       .venv/bin/python scripts/bench_scale.py --soak 600 [--dbs 10000] [--rate 5]
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import statistics
 import sys
@@ -47,6 +58,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from verdicts import Verdicts
 
 from kzcarrier.app import App, Settings
 from kzcarrier.couch.embedded import url_or_embedded
@@ -62,17 +75,24 @@ SETTINGS = WatchSettings(pool_size=32, idle_sleep_max=0.05,
 
 
 class Counting:
-    """Counts the requests a Couch sends (every call goes through `_call_raw`)."""
+    """Counts the requests a Couch sends (every call goes through `_call_raw`), and the
+    rows its databases' feeds answered (`changes`)."""
 
     def __init__(self, couch) -> None:
-        self.count = 0
-        inner = couch._call_raw
+        self.count = self.rows = self.views = 0
+        inner, changes = couch._call_raw, couch.changes
 
-        def counted(*args, **kwargs):
+        def counted(what, *args, **kwargs):
             self.count += 1
-            return inner(*args, **kwargs)
+            self.views += what.startswith("view ")
+            return inner(what, *args, **kwargs)
 
-        couch._call_raw = counted
+        def rows(*args, **kwargs):
+            page = changes(*args, **kwargs)
+            self.rows += len(page.results)
+            return page
+
+        couch._call_raw, couch.changes = counted, rows
 
 
 def prefix(i: int) -> str:
@@ -206,6 +226,17 @@ def measure(app: App, n_dbs: int) -> dict[str, float]:
     watcher._sweep()
     out["sweep s"] = time.perf_counter() - t0
     out["sweep requests"] = counter.count - before
+    # the full sweep, the backstop (every 10 minutes): its first look reads every
+    # database's index; then one `_dbs_info` request per 100 databases says which changed
+    for look in ("full sweep, first look", "full sweep"):
+        before, views, t0 = counter.count, counter.views, time.perf_counter()
+        watcher._next_full = 0.0
+        watcher._sweep()
+        out[f"{look} s"] = time.perf_counter() - t0
+        out[f"{look} requests"] = counter.count - before
+        out[f"{look} indexes read"] = counter.views - views
+    out["idle/min with full sweeps"] = out["idle requests/min"] + out[
+        "full sweep requests"] * 60 / SETTINGS.full_sweep_interval
     reads = []
     for j in range(20):      # the server's own pace now
         t0 = time.perf_counter()
@@ -242,6 +273,7 @@ def measure(app: App, n_dbs: int) -> dict[str, float]:
             out["restart: request written while down s"] = time.perf_counter() - t0
         time.sleep(0.001)
     out.setdefault("restart requests until ready", counter2.count)
+    out["restart feed rows read"] = counter2.rows     # ready, and that request done
     out.setdefault("restart: request written while down s", time.perf_counter() - t0)
     assert done(app, dbs[mid], f"{prefix(mid)}5550001", rid)
     out["restart requests until it is done"] = counter2.count
@@ -260,10 +292,12 @@ def slope_per_hour(samples: list[tuple[float, float]]) -> float:
     return cov / var * 3600 if var else 0.0
 
 
-def soak(app: App, n_dbs: int, seconds: float) -> None:
-    """A live watcher over `n_dbs` databases under a steady trickle of requests (five a
+def soak(app: App, n_dbs: int, seconds: float, rate: float) -> None:
+    """A live watcher over `n_dbs` databases under a steady trickle of requests (`rate` a
     second, each into a database picked in turn): its RSS sampled every 5 s, and the
-    slope after the first quarter (warm-up: the burst, first sweeps, caches filling)."""
+    slope after the first quarter (warm-up: the burst, first sweeps, caches filling) and
+    once the trickle has touched every database (each keeps a little state: metric
+    labels, its checkpoint's revision), over the last third of the run at least."""
     for db in app.couch.number_dbs():
         app.couch.delete_db(db)
     dbs = seed(app, n_dbs)
@@ -274,6 +308,7 @@ def soak(app: App, n_dbs: int, seconds: float) -> None:
     samples: list[tuple[float, float]] = []
     t0 = time.monotonic()
     i = written = 0
+    every_db_at = None      # when the trickle had touched every database
     while time.monotonic() - t0 < seconds:
         db = dbs[(i * 7919) % n_dbs]
         num = f"{db.split('/')[1]}555{(i // n_dbs) % PER_DB:04d}"
@@ -290,9 +325,11 @@ def soak(app: App, n_dbs: int, seconds: float) -> None:
         if app.couch.update(db, num, change) is not None:
             written += 1
         i += 1
+        if i == n_dbs:
+            every_db_at = time.monotonic() - t0
         if not samples or time.monotonic() - t0 - samples[-1][0] >= 5:
             samples.append((time.monotonic() - t0, rss_mb()))
-        time.sleep(0.2)
+        time.sleep(max(0.0, t0 + i / rate - time.monotonic()))
     watcher.stop()
     thread.join(60)
     steady = [s for s in samples if s[0] >= seconds / 4]
@@ -303,9 +340,21 @@ def soak(app: App, n_dbs: int, seconds: float) -> None:
           f"at end {samples[-1][1]:.1f}, peak {max(m for _, m in samples):.1f}")
     print(f"    rss slope after warm-up {slope_per_hour(steady):+.1f} MB/hour "
           f"({len(steady)} samples; a one-hour soak: --soak 3600)")
-    late = [s for s in samples if s[0] >= seconds * 2 / 3]
-    print(f"    rss slope over the last third {slope_per_hour(late):+.1f} MB/hour "
-          f"({len(late)} samples; flat once every database has been touched)")
+    late_from = max(seconds * 2 / 3, every_db_at or 0)
+    late = [s for s in samples if s[0] >= late_from]
+    touched = (f"every database touched at {every_db_at:.0f} s" if every_db_at else
+               f"{i} of {n_dbs} databases touched: too short a run")
+    print(f"    rss slope from {late_from:.0f} s {slope_per_hour(late):+.1f} MB/hour "
+          f"({len(late)} samples; {touched}: flat from then)")
+    peak = max(m for _, m in samples)
+    verdicts = Verdicts()
+    verdicts.add(f"soak: RSS <= 200 MB ({n_dbs:,} databases, peak)", peak, peak <= 200,
+                 " MB")
+    verdicts.add("soak: RSS flat once every database is touched (<= 5 MB/hour)"
+                 + ("" if every_db_at else ": not reached"),
+                 slope_per_hour(late), every_db_at is not None and
+                 slope_per_hour(late) <= 5, " MB/hour")
+    verdicts.print()
 
 
 def main() -> None:
@@ -313,8 +362,9 @@ def main() -> None:
     if "--soak" in sys.argv:
         seconds = float(sys.argv[sys.argv.index("--soak") + 1])
         n_dbs = int(sys.argv[sys.argv.index("--dbs") + 1]) if "--dbs" in sys.argv else 1000
+        rate = float(sys.argv[sys.argv.index("--rate") + 1]) if "--rate" in sys.argv else 5.0
         with url_or_embedded(url) as server_url, served(server_url) as app:
-            soak(app, n_dbs, seconds)
+            soak(app, n_dbs, seconds, rate)
         return
     sizes = (100, 1000) if "--quick" in sys.argv else (1000, 10000)
     results = []
@@ -323,12 +373,47 @@ def main() -> None:
             print(f"{n} databases:", flush=True)   # a fresh embedded server per size
             results.append(measure(app, n))
             for key, value in results[-1].items():
-                print(f"    {key:<32}{value:>10.1f}", flush=True)
+                print(f"    {key:<36}{value:>10.1f}", flush=True)
     base, big = results
-    print(f"\n{'figure':<32}{sizes[0]:>12}{sizes[1]:>12}{'growth':>9}")
+    print(f"\n{'figure':<36}{sizes[0]:>12}{sizes[1]:>12}{'growth':>9}")
     for key in base:
         ratio = big[key] / base[key] if base[key] else float("nan")
-        print(f"{key:<32}{base[key]:>12.1f}{big[key]:>12.1f}{ratio:>8.1f}x")
+        print(f"{key:<36}{base[key]:>12.1f}{big[key]:>12.1f}{ratio:>8.1f}x")
+    scale_verdicts(sizes, base, big)
+
+
+def scale_verdicts(sizes: tuple[int, int], base: dict[str, float],
+                   big: dict[str, float]) -> None:
+    """The issue's targets at the larger count, and the costs that must not grow with it
+    (grow: at most 1.5x from the smaller count to the larger)."""
+    at = f"{sizes[1]:,} databases"
+    v = Verdicts()
+
+    def flat(target: str, key: str, unit: str, met: bool | None = None) -> None:
+        ratio = big[key] / base[key] if base[key] else (1.0 if not big[key] else math.inf)
+        v.add(target, f"{base[key]:.0f} -> {big[key]:.0f}{unit} ({ratio:.2f}x)",
+              ratio <= 1.5 if met is None else met)
+
+    v.add(f"first of 1k requests <= 15 s ({at})", big["first request s"],
+          big["first request s"] <= 15, " s")
+    v.add(f"all 1k requests <= 60 s ({at})", big["all 1k requests s"],
+          big["all 1k requests s"] <= 60, " s")
+    flat("idle requests a minute flat with the count (full sweeps in)",
+         "idle/min with full sweeps", "/min")
+    v.add(f"RSS <= 200 MB ({at})", big["rss MB"], big["rss MB"] <= 200, " MB")
+    flat("sweep with nothing pending flat with the count", "sweep requests", " requests")
+    v.add(f"full sweep, nothing changed: no index read ({at})",
+          f"{big['full sweep requests']:.0f} requests, "
+          f"{big['full sweep indexes read']:.0f} indexes", big["full sweep indexes read"] == 0)
+    hot = "latency hot db p50 ms"
+    flat("active-database latency p50 <= 50 ms, or flat", hot, " ms",
+         big[hot] <= max(50.0, 1.5 * base[hot]))
+    v.add(f"idle-database request <= 250 ms (median of 5, {at})",
+          big["latency idle db p50 ms"], big["latency idle db p50 ms"] <= 250, " ms")
+    rows, docs = big["restart feed rows read"], sizes[1] * PER_DB
+    v.add(f"restart re-reads no feed: rows < 1% of {docs:,} documents",
+          f"{rows:.0f} rows", rows < docs / 100)
+    v.print()
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from kzcarrier.cli.main import cli
 from kzcarrier.ops.operations import Ops, Options
-from kzcarrier.search import Search, normalized_prefix, purge_discovery
+from kzcarrier.search import Purged, Search, normalized_prefix, purge_discovery
 
 PLUGINS = Path(__file__).resolve().parent / "plugins"
 MASTER, RESELLER, CHILD = (f"account{n:025d}" for n in (1, 2, 3))
@@ -74,7 +74,7 @@ def test_stored_discovery_documents_can_be_bought_and_expire(loaded, plugins):
     assert bought["pvt_carrier_data"]["acme_order"] == f"order-{num}"
     # the other one expires and is purged; the bought one stays
     later = doc["pvt_discovery_expires"] + 1
-    assert purge_discovery(loaded.couch, "numbers/+1646", now=later) == 1
+    assert purge_discovery(loaded.couch, "numbers/+1646", now=later) == Purged(1, 0)
     assert loaded.couch.get("numbers/+1646", result.numbers[1]["number"], missing_ok=True) is None
     assert loaded.couch.get("numbers/+1646", num)
 

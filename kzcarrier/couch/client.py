@@ -206,6 +206,19 @@ class Couch:
     def db_info(self, db: str) -> dict[str, Any]:
         return self._call(f"database {db}", self.client.get_database_information, self._db(db))
 
+    def dbs_info(self, dbs: list[str]) -> dict[str, dict[str, Any] | None]:
+        """Each database's information (`POST /_dbs_info`, CouchDB 2.2+ and the embedded
+        server; 100 a request, CouchDB's default `max_db_number_for_dbs_info_req`); None
+        for one that does not exist."""
+        out: dict[str, dict[str, Any] | None] = {}
+        for start in range(0, len(dbs), 100):
+            chunk = dbs[start:start + 100]
+            rows = self._call("read _dbs_info", self.client.post_dbs_info,
+                              keys=[self._db(db) for db in chunk])
+            found = {row.get("key"): row.get("info") for row in rows}
+            out.update((db, found.get(self._db(db))) for db in chunk)
+        return out
+
     def create_db(self, db: str) -> bool:
         """Create `db` with its design documents; False if it already existed."""
         created = True

@@ -8,7 +8,9 @@ would crash it (an unhandled rejection, or an exception thrown from pouchdb's st
 callbacks while sibling revisions are written and read at once) cannot take it down: that
 request's answer is lost, the server goes on. `server/dbnames.js`, preloaded too, finds a
 request's database in a set of names instead of listing every database per request, so a
-request costs the same with 100 databases as with 10,000, as on CouchDB.
+request costs the same with 100 databases as with 10,000, as on CouchDB. Two more answer
+what express-pouchdb does not: `server/dbupdates.js` (`_db_updates`) and
+`server/dbsinfo.js` (`POST /_dbs_info`); design_docs/storage.md.
 
 Where it is looked for: `server_dir` when given (`kzcarrier up --server-dir`, env
 KZCARRIER_SERVER_DIR), else the source tree's `server/`. A wheel install has no source tree:
@@ -35,7 +37,7 @@ from ..errors import KzError
 SERVER_DIR = Path(__file__).resolve().parents[2] / "server"
 PINNED = "pouchdb-server@4.2.0"
 # loaded into the server before it starts (see above)
-PRELOADS = ("guard.js", "dbnames.js", "dbupdates.js")
+PRELOADS = ("guard.js", "dbnames.js", "dbupdates.js", "dbsinfo.js")
 
 
 class EmbeddedServerMissing(KzError):

@@ -44,6 +44,7 @@ from ..metrics import Metrics
 from ..model.config import Config
 from ..search import purge_discovery
 from . import protocol, registry, snapshot
+from .backstop import PURGE, SWEEP, Backstop
 from .batch import Batch
 from .dbfeed import ColdPoll, DbFeed, DbUpdates, HotFeeds, pending_since
 from .feeds import FeedFollowing
@@ -104,6 +105,7 @@ class Watcher(FeedFollowing):
         self._work: dict[str, float] = {}
         self._next_full = 0.0
         self._full_sweeps = 0
+        self._backstop = Backstop(couch)     # which databases a full sweep reads
         self._db_updates_ok = False
         self._db_updates: DbUpdates | None = None
         self._snapshot: Snapshot | None = None
@@ -255,13 +257,17 @@ class Watcher(FeedFollowing):
         if full:   # every database: what no feed showed this worker (another's claims)
             self._next_full = time.monotonic() + self.settings.full_sweep_interval
             self._full_sweeps += 1
+            dbs = list(self._feeds)
+            self._backstop.look(dbs)       # which changed since each job last read them
             if self._full_sweeps % self.settings.purge_every == 0:   # not at start-up
-                for db in list(self._feeds):
-                    purge_discovery(self.couch, db)
+                for db in self._backstop.changed(PURGE, dbs):
+                    if purge_discovery(self.couch, db).left == 0:   # else: again next time
+                        self._backstop.read(PURGE, db)
             # a feed not read yet that starts from the beginning (no checkpoint: a first
             # run) will show every document: its index would add nothing but its build
-            targets = [db for db, feed in list(self._feeds.items())
-                       if feed.read_seq not in (None, 0, "0")]
+            targets = self._backstop.changed(SWEEP, [
+                db for db in dbs if (feed := self._feeds.get(db)) is not None
+                and feed.read_seq not in (None, 0, "0")])
         else:      # the databases with unfinished requests: the cost follows the work
             with self._lock:
                 targets = [db for db in self._work if db in self._feeds]
@@ -282,6 +288,8 @@ class Watcher(FeedFollowing):
                 except DocNotFound:   # deleted and created again, or its index removed
                     self._start_over(db)
                     rows = list(iter_view(self.couch, db, "kzcarrier", "requests"))
+                if full:
+                    self._backstop.read(SWEEP, db)
             except StorageError as exc:
                 log.warning("sweep of %s: %s", db, exc)
                 unfinished += 1

@@ -61,6 +61,85 @@ def test_a_sweep_reads_only_databases_with_unfinished_requests(loaded, monkeypat
     assert views_read(seen) == {db_of(BUSY)}          # then only where work is
 
 
+def test_a_full_sweep_reads_only_the_databases_changed_since_its_last_look(
+        loaded, monkeypatch):
+    """The full sweep, the backstop for what no feed of this worker showed, read every
+    database's index: 10,000 reads every ten minutes at 10,000 databases, idle or not.
+    Once it has looked at them, it asks `_dbs_info` (one request per 100 databases)
+    which changed, and reads those alone: a request no feed of this worker read is
+    still found and done."""
+    c = loaded.couch
+    idle_dbs(c)
+    w = Watcher(c, loaded.config, PARTIAL)
+    try:
+        w._refresh_dbs()
+        w._poll_feeds(everything=True)                # their feeds read: positions
+        w._wait_inflight()
+        seen = count_requests(c, monkeypatch)
+        w._next_full = 0.0
+        w._sweep()
+        assert set(IDLE) <= views_read(seen)          # the first look reads every one
+        seen.clear()
+        w._next_full = 0.0
+        w._sweep()
+        assert not views_read(seen)                   # nothing changed: no index read
+        assert seen["read _dbs_info"] == -(-len(w._feeds) // 100)
+        num = IDLE[7][-5:] + "5550000"     # its feed is not read again in this test
+        request(c, num, "move", assign_to=CHILD)
+        seen.clear()
+        w._next_full = 0.0
+        w._sweep()
+        assert views_read(seen) == {IDLE[7]}
+        w._wait_inflight()
+        doc = c.get(IDLE[7], num)
+        assert doc["pvt_request_state"]["status"] == "completed"
+        assert doc["pvt_assigned_to"] == CHILD
+        seen.clear()
+        w._next_full = 0.0
+        w._sweep()                      # its outcome is a change: read once more
+        assert views_read(seen) == {IDLE[7]}
+    finally:
+        w._pool.shutdown(wait=True)
+
+
+def test_the_purge_of_expired_discovery_reads_the_databases_changed_or_with_some_left(
+        loaded, monkeypatch):
+    """Every `purge_every` full sweeps, expired discovery documents are deleted. That
+    read every database's index too; now only those changed since their last purge, and
+    those where it left discovery documents (not expired yet)."""
+    c = loaded.couch
+    idle_dbs(c)
+    kept, gone = IDLE[10], IDLE[11]
+    for db, expires in ((kept, protocol.now() + 3600), (gone, protocol.now() - 60)):
+        c.put(db, {"_id": db[-5:] + "5550001", "pvt_type": "number",
+                   "pvt_state": "discovery", "pvt_module_name": "knm_acme",
+                   "pvt_discovery_expires": expires})
+
+    def purged(seen: Counter) -> set[str]:
+        return {what.split(" of ", 1)[1] for what in seen
+                if what.startswith("view numbers/status of ")}
+
+    w = Watcher(c, loaded.config, dataclasses.replace(PARTIAL, purge_every=1))
+    try:
+        w._refresh_dbs()
+        w._poll_feeds(everything=True)
+        w._wait_inflight()
+        seen = count_requests(c, monkeypatch)
+        w._next_full = 0.0
+        w._sweep()
+        assert set(IDLE) <= purged(seen)              # the first purge reads every one
+        assert c.get(gone, gone[-5:] + "5550001", missing_ok=True) is None
+        assert c.get(kept, kept[-5:] + "5550001")
+        for left in ({kept, gone}, {kept}):   # gone: changed by its purge, once
+            seen.clear()
+            w._next_full = 0.0
+            w._sweep()
+            # (of the fixtures' databases, one holds discovery documents too)
+            assert purged(seen) & set(IDLE) == left
+    finally:
+        w._pool.shutdown(wait=True)
+
+
 def test_a_request_the_feed_offered_is_looked_after_by_the_next_sweeps(loaded, acme):
     """A first attempt that fails transiently is retried by a sweep: the database is on
     the sweep's list because its feed offered the request, long before a full sweep."""
