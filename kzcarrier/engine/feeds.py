@@ -324,7 +324,7 @@ class FeedFollowing:
             while feed.batches and all(f.done() and not f.cancelled()
                                        for f in feed.batches[0][1]):
                 feed.done_seq = feed.batches.pop(0)[0]
-            self.metrics.feed_lag.labels(db).set(feed.lag())
+            self.metrics.per_database(self.metrics.feed_lag, db, feed.lag())
             if feed.done_seq is None or feed.done_seq == feed.saved_seq:
                 if not feed.batches:
                     self._moving.discard(db)

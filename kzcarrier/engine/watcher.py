@@ -222,7 +222,8 @@ class Watcher(FeedFollowing):
             return True
         pending = self._sweep()
         self._wait_inflight()
-        return not pending and not self._inflight
+        # (stopping, the sweep may have ended before its last database)
+        return not pending and not self._inflight and not self._stop.is_set()
 
     # --- sweep ---------------------------------------------------------------------------
 
@@ -277,6 +278,8 @@ class Watcher(FeedFollowing):
         began = time.monotonic()
         seen: set[tuple[str, str]] = set()
         for db in targets:
+            if self._stop.is_set():     # stopping: a full sweep may have thousands to go
+                break
             backlog, oldest = 0, None
             read_at = time.monotonic()
             try:
@@ -319,8 +322,9 @@ class Watcher(FeedFollowing):
                     self._work.pop(db)
             if backlog > min(len(due), max(0, self._room())):
                 self._sweep_left.add(db)    # not due yet, or beyond the pool's room
-            self.metrics.backlog.labels(db).set(backlog)
-            self.metrics.oldest_pending.labels(db).set(0 if oldest is None else now - oldest)
+            self.metrics.per_database(self.metrics.backlog, db, backlog)
+            self.metrics.per_database(self.metrics.oldest_pending, db,
+                                      0 if oldest is None else now - oldest, backlog > 0)
             self._offer_page(db, due, capped=True)   # in groups, the rest one by one
         with self._lock:  # what finished before this sweep began, its views showed
             self._finished = {k: t for k, t in self._finished.items() if t >= began}

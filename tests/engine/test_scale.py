@@ -140,6 +140,30 @@ def test_the_purge_of_expired_discovery_reads_the_databases_changed_or_with_some
         w._pool.shutdown(wait=True)
 
 
+def test_a_stop_ends_a_full_sweep_in_progress(loaded, monkeypatch):
+    """A full sweep's first look reads every database (10,000 indexes took over five
+    minutes on the test server): the watcher's stop ends it, not the last database."""
+    c = loaded.couch
+    idle_dbs(c)
+    w = Watcher(c, loaded.config, PARTIAL)
+    try:
+        w._refresh_dbs()
+        w._poll_feeds(everything=True)
+        w._wait_inflight()
+        seen = count_requests(c, monkeypatch)
+        record_requests(c, monkeypatch, lambda what: 0.1 if what.startswith("view ") else 0)
+        w._next_full = 0.0
+        sweep = threading.Thread(target=w._sweep)
+        sweep.start()
+        time.sleep(0.5)
+        w._stop.set()
+        sweep.join(2.0)
+        assert not sweep.is_alive()
+        assert len(views_read(seen)) < len(IDLE) // 2
+    finally:
+        w._pool.shutdown(wait=True)
+
+
 def test_a_request_the_feed_offered_is_looked_after_by_the_next_sweeps(loaded, acme):
     """A first attempt that fails transiently is retried by a sweep: the database is on
     the sweep's list because its feed offered the request, long before a full sweep."""
