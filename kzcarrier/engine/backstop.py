@@ -5,10 +5,15 @@ every ten minutes, idle or not. Now one `_dbs_info` request per 100 databases sa
 changed since each job last read them (their information, remembered per job as a
 fingerprint once read), and each job reads those alone. A database not read yet, one
 the server gives no information for, and every database where `_dbs_info` does not
-answer (CouchDB before 2.2, a bare pouchdb-server) is read, as before."""
+answer (CouchDB before 2.2, a bare pouchdb-server) is read, as before. The fingerprints
+are kept in the feeds' snapshot (engine/snapshot.py): a restart's first full sweep reads
+the databases changed since, not every one again."""
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import threading
 from typing import Any
 
 from ..couch.client import Couch
@@ -19,20 +24,33 @@ log = logging.getLogger("kzcarrier.watcher")
 SWEEP, PURGE = "sweep", "purge"
 
 
-def fingerprint(info: dict[str, Any]) -> int:
+def fingerprint(info: dict[str, Any]) -> str:
     """What changes with any write to a database, or its deletion and creation (CouchDB's
     seqs name their shard files; the embedded server's `instance_start_time` names the
-    database's instance, as its integer seqs restart)."""
-    return hash((str(info.get("update_seq")), str(info.get("purge_seq")),
-                 info.get("doc_count"), info.get("doc_del_count"),
-                 str(info.get("instance_start_time"))))
+    database's instance, as its integer seqs restart). The same in every process."""
+    what = [info.get(key) for key in ("update_seq", "purge_seq", "doc_count",
+                                      "doc_del_count", "instance_start_time")]
+    return hashlib.sha1(json.dumps(what, default=str).encode()).hexdigest()[:16]
 
 
 class Backstop:
     def __init__(self, couch: Couch):
         self.couch = couch
-        self._read: dict[str, dict[str, int]] = {SWEEP: {}, PURGE: {}}  # job -> db -> fp
-        self._now: dict[str, int] = {}      # the fingerprints of this full sweep
+        self._read: dict[str, dict[str, str]] = {SWEEP: {}, PURGE: {}}  # job -> db -> fp
+        self._now: dict[str, str] = {}      # the fingerprints of this full sweep
+        self._lock = threading.Lock()       # the sweep's thread writes, the snapshot reads
+
+    def known(self) -> dict[str, dict[str, str]]:
+        """Each job's fingerprints, for the snapshot."""
+        with self._lock:
+            return {job: dict(read) for job, read in self._read.items()}
+
+    def resume(self, known: dict[str, dict[str, str]]) -> None:
+        """The fingerprints a snapshot kept."""
+        with self._lock:
+            for job, read in known.items():
+                if job in self._read:
+                    self._read[job] = {**read, **self._read[job]}
 
     def look(self, dbs: list[str]) -> None:
         """Take the fingerprints of `dbs` (the databases of this full sweep)."""
@@ -43,8 +61,9 @@ class Backstop:
             self._now = {}
             return
         self._now = {db: fingerprint(info) for db, info in infos.items() if info}
-        for job, read in self._read.items():     # a database gone is forgotten
-            self._read[job] = {db: fp for db, fp in read.items() if db in self._now}
+        with self._lock:
+            for job, read in self._read.items():     # a database gone is forgotten
+                self._read[job] = {db: fp for db, fp in read.items() if db in self._now}
 
     def changed(self, job: str, dbs: list[str]) -> list[str]:
         """Of `dbs`, those `job` reads: changed since it last read them (or never read)."""
@@ -55,4 +74,5 @@ class Backstop:
         """`job` read `db` after its fingerprint was taken, and needs it again only once it
         changes (not called: read again next time)."""
         if db in self._now:
-            self._read[job][db] = self._now[db]
+            with self._lock:
+                self._read[job][db] = self._now[db]

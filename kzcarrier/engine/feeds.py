@@ -13,6 +13,7 @@ from ..couch.client import Couch
 from ..errors import StorageError
 from ..metrics import Metrics
 from . import protocol
+from .backstop import Backstop
 from .dbfeed import DbFeed, DbUpdates, prepare
 from .settings import WatchSettings
 from .snapshot import Snapshot, SnapshotWriter
@@ -50,6 +51,7 @@ class FeedFollowing:
     _db_updates: DbUpdates | None
     _snapshot: Snapshot | None      # the one this watcher started from (engine/snapshot.py)
     _snapshots: SnapshotWriter
+    _backstop: Backstop             # which databases the full sweep reads
     _resumed: threading.Event       # every database listed at start followed
 
     def _room(self) -> int:
@@ -198,7 +200,7 @@ class FeedFollowing:
         with self._lock:    # after the positions: a database leaves it only once swept clean
             work = set(self._work)
         self._snapshots.save(Snapshot(seqs, checked, named & set(seqs), since,
-                                      work & set(seqs)))
+                                      work & set(seqs), self._backstop.known()))
 
     def _changed(self, dbs: set[str]) -> None:
         with self._lock:

@@ -3,7 +3,8 @@ restart"). A watcher starting again resumes each database's feed from it without
 that database's checkpoint or checking its design documents; where `_db_updates` answers,
 it reads only the databases named since the snapshot's `_db_updates` position, and those
 the snapshot names (not read, or read with requests unfinished, when it was written). Its
-first sweep reads only the databases the snapshot lists with unfinished requests.
+first sweep reads only the databases the snapshot lists with unfinished requests, and its
+first full sweep only those changed since the fingerprints it keeps (engine/backstop.py).
 
 The per-database `_local` checkpoints stay what they were; the snapshot is an index over
 them that any worker writes (the last write wins: any worker's snapshot is a position from
@@ -34,7 +35,7 @@ log = logging.getLogger("kzcarrier.watcher")
 HEAD = "kzcarrier-feeds"
 MAX_CHUNKS = 16
 DBS_PER_CHUNK = 500
-VERSION = 3
+VERSION = 4
 
 
 @dataclass
@@ -48,6 +49,8 @@ class Snapshot:
     # their position may have passed: the first sweep reads these; the others' positions
     # passed only finished requests
     work: set[str] = field(default_factory=set)
+    # the full sweep's jobs: database -> its fingerprint when the job last read it
+    looked: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def design_tag(couch: Couch) -> str:
@@ -86,10 +89,12 @@ def load(couch: Couch) -> Snapshot | None:
     for chunk in chunks:
         if (chunk or {}).get("of") != count:   # made for another partitioning, or missing
             continue
-        for db, (seq, checked) in ((chunk or {}).get("dbs") or {}).items():
+        for db, (seq, checked, looked) in ((chunk or {}).get("dbs") or {}).items():
             snap.seqs[db] = seq
             if checked and same_ddocs:
                 snap.checked.add(db)
+            for job, fp in (looked or {}).items():
+                snap.looked.setdefault(job, {})[db] = fp
     return snap
 
 
@@ -105,7 +110,8 @@ class SnapshotWriter:
         count = chunk_count(len(snap.seqs))
         chunks: dict[int, dict[str, Any]] = {k: {} for k in range(count)}
         for db, seq in snap.seqs.items():
-            chunks[chunk_of(db, count)][db] = [seq, db in snap.checked]
+            looked = {job: fps[db] for job, fps in snap.looked.items() if db in fps}
+            chunks[chunk_of(db, count)][db] = [seq, db in snap.checked, looked]
         head = {"version": VERSION, "design": self.tag, "chunks": count,
                 "named": sorted(snap.named), "db_updates": snap.db_updates,
                 "work": sorted(snap.work)}

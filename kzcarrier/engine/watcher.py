@@ -131,6 +131,8 @@ class Watcher(FeedFollowing):
             log.warning("lease: %s", warning)
         self._heartbeat()
         self._snapshot = snapshot.load(self.couch)
+        if self._snapshot:
+            self._backstop.resume(self._snapshot.looked)
         # a live watcher reads the feeds of the first databases found while the others
         # are prepared beside it; `--once` sweeps them all, so it prepares them all first
         if once:
