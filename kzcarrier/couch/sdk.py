@@ -16,7 +16,31 @@ from ibm_cloud_sdk_core.authenticators import BasicAuthenticator, NoAuthAuthenti
 from ibmcloudant.cloudant_v1 import CloudantV1
 from requests import certs
 from requests.adapters import DEFAULT_POOLBLOCK, HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
+from urllib3.util.retry import Retry
 from urllib3.util.ssl_ import create_urllib3_context
+
+
+class _Resend(Retry):
+    """A server (or a proxy) closes a keep-alive connection it found idle, and a request
+    sent on it at that moment meets a closed socket: pouchdb-server closes after 5 s, the
+    watcher's heartbeat interval. A request that never reached a server is sent again, once,
+    on a new connection; a GET or HEAD whose answer was lost too (reading has no effect). A
+    write whose answer was lost is never sent again here: the caller decides (it may have
+    been written). Nor is a read that timed out: the server is slow, not gone, and waiting
+    again would double the wait."""
+
+    def increment(self, method: str | None = None, url: str | None = None,
+                  response: Any = None, error: Exception | None = None,
+                  _pool: Any = None, _stacktrace: Any = None) -> Retry:
+        if isinstance(error, ReadTimeoutError):
+            return Retry.increment(self.new(read=False), method, url, response, error,
+                                   _pool, _stacktrace)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+RESEND = _Resend(total=1, connect=1, read=1, status=0, other=0, redirect=0,
+                 allowed_methods=frozenset({"GET", "HEAD"}), raise_on_status=False)
 
 
 def _environment_once(session: requests.Session, base: str) -> None:
@@ -42,7 +66,10 @@ def _tls_context() -> ssl.SSLContext:
 
 
 class _Adapter(HTTPAdapter):
-    """One thread's connection pool, with the process's one TLS context."""
+    """One thread's connection pool, with the process's one TLS context; `RESEND`."""
+
+    def __init__(self) -> None:
+        super().__init__(max_retries=RESEND)
 
     def init_poolmanager(self, connections: int, maxsize: int,
                          block: bool = DEFAULT_POOLBLOCK, **kwargs: Any) -> None:
