@@ -111,9 +111,10 @@ def record_requests(couch: Couch, monkeypatch,
     return sent
 
 
-def views_read(seen: Counter) -> set[str]:
-    """The databases whose request index (`_design/kzcarrier`) was read, of `seen`."""
-    return {what.split(" of ", 1)[1] for what in seen if what.startswith("view kzcarrier/")}
+def views_read(seen: Counter, view: str = "kzcarrier/") -> set[str]:
+    """The databases whose request index (`_design/kzcarrier`), or another `view`, was
+    read, of `seen`."""
+    return {what.split(" of ", 1)[1] for what in seen if what.startswith(f"view {view}")}
 
 
 def count_bulk_requests(couch: Couch, monkeypatch) -> list[tuple[str, int]]:

@@ -46,11 +46,10 @@ class Backstop:
             return {job: dict(read) for job, read in self._read.items()}
 
     def resume(self, known: dict[str, dict[str, str]]) -> None:
-        """The fingerprints a snapshot kept."""
+        """The fingerprints a snapshot kept (at start, before any full sweep)."""
         with self._lock:
-            for job, read in known.items():
-                if job in self._read:
-                    self._read[job] = {**read, **self._read[job]}
+            for job in self._read:
+                self._read[job] = dict(known.get(job, {}))
 
     def look(self, dbs: list[str]) -> None:
         """Take the fingerprints of `dbs` (the databases of this full sweep)."""

@@ -115,10 +115,6 @@ def test_the_purge_of_expired_discovery_reads_the_databases_changed_or_with_some
                    "pvt_state": "discovery", "pvt_module_name": "knm_acme",
                    "pvt_discovery_expires": expires})
 
-    def purged(seen: Counter) -> set[str]:
-        return {what.split(" of ", 1)[1] for what in seen
-                if what.startswith("view numbers/status of ")}
-
     w = Watcher(c, loaded.config, dataclasses.replace(PARTIAL, purge_every=1))
     try:
         w._refresh_dbs()
@@ -127,7 +123,7 @@ def test_the_purge_of_expired_discovery_reads_the_databases_changed_or_with_some
         seen = count_requests(c, monkeypatch)
         w._next_full = 0.0
         w._sweep()
-        assert set(IDLE) <= purged(seen)              # the first purge reads every one
+        assert set(IDLE) <= views_read(seen, "numbers/status ")              # the first purge reads every one
         assert c.get(gone, gone[-5:] + "5550001", missing_ok=True) is None
         assert c.get(kept, kept[-5:] + "5550001")
         for left in ({kept, gone}, {kept}):   # gone: changed by its purge, once
@@ -135,7 +131,7 @@ def test_the_purge_of_expired_discovery_reads_the_databases_changed_or_with_some
             w._next_full = 0.0
             w._sweep()
             # (of the fixtures' databases, one holds discovery documents too)
-            assert purged(seen) & set(IDLE) == left
+            assert views_read(seen, "numbers/status ") & set(IDLE) == left
     finally:
         w._pool.shutdown(wait=True)
 
