@@ -74,6 +74,7 @@ SOAK = ["--soak", "1200", "--dbs", "10000", "--rate", "25"]
 
 VERDICTS = Verdicts()
 verdict = VERDICTS.add
+SERVER: dict[str, int | None] = {"pid": None}    # the embedded server's process, if it is
 
 
 def fresh(app: App, db: str) -> None:
@@ -129,7 +130,8 @@ def all_completed(app: App, db: str, ids: list[str]) -> int:
     return sum(1 for d in states.values() if d["pvt_request_state"]["status"] == "completed")
 
 
-def throughput_trial(app: App, n: int, copies: bool) -> tuple[float, float, int]:
+def throughput_trial(app: App, n: int, copies: bool,
+                     ) -> tuple[float, float, float, int, float, float]:
     """A running watcher (its start-up sweep done): from the moment the one `_bulk_docs`
     that writes the requests has returned until the last one is terminal. (pouch makes
     documents of a large `_bulk_docs` visible before it answers, so the engine may start
@@ -148,10 +150,11 @@ def throughput_trial(app: App, n: int, copies: bool) -> tuple[float, float, int]
     docs = requested(app, db, ids)
     t_write = time.perf_counter()
     app.couch.bulk_save(db, docs)
-    t0 = time.perf_counter()
+    t0, server0 = time.perf_counter(), server_cpu()
     while ended(watcher) < n:
         time.sleep(0.002)
     engine = time.perf_counter() - t0
+    share = (server_cpu() - server0) / engine
     watcher.stop()
     thread.join(60)
     with_write = time.perf_counter() - t_write
@@ -165,7 +168,7 @@ def throughput_trial(app: App, n: int, copies: bool) -> tuple[float, float, int]
         if copies:
             fresh(app, copies_db)
         samples.append(storage_limit(app, db, copies_db if copies else None))
-    return statistics.median(samples), engine, with_write, done, small
+    return statistics.median(samples), engine, with_write, done, small, share
 
 
 def throughput(app: App, n: int, copies: bool = False, trials: int = 7) -> None:
@@ -180,6 +183,7 @@ def throughput(app: App, n: int, copies: bool = False, trials: int = 7) -> None:
           + ", ".join(f"{r[2]:.2f}s" for r in runs) + ")"
           + "\n  storage limit: " + ", ".join(f"{r[0]:.3f}s" for r in runs)
           + f"\n  median ratio {statistics.median(ratios):.3f} (target >= 0.8 live)"
+          + server_share([r[5] for r in runs])
           + ("" if copies else "\n  (against the documents as seeded, before requests and "
              "outcomes made them 4x bigger: " + ", ".join(f"{r[4]:.3f}s" for r in runs)
              + f"; median ratio {statistics.median(r[4] / r[1] for r in runs):.3f})"))
@@ -208,15 +212,16 @@ def throughput_once(app: App, n: int) -> None:
     runs = []
     for run in ("first run", "with a checkpoint"):
         with_requests(app, db, ids)
-        t0 = time.perf_counter()
+        t0, server0 = time.perf_counter(), server_cpu()
         Watcher(app.couch, app.config, WatchSettings(pool_size=32)).run(once=True)
-        runs.append((run, time.perf_counter() - t0, finished(app, db, ids)))
+        took = time.perf_counter() - t0
+        runs.append((run, took, finished(app, db, ids), (server_cpu() - server0) / took))
     storage = statistics.median(storage_limit(app, db) for _ in range(3))
-    for run, engine, done in runs:
+    for run, engine, done, share in runs:
         print(f"watch --once, {run}: {n} requests in {engine:.2f}s ({done} finished, "
               f"start-up included); storage limit {storage:.3f}s; ratio "
-              f"{storage / engine:.3f}")
-    figures = [storage / engine for _, engine, _ in runs]
+              f"{storage / engine:.3f}" + server_share([share]))
+    figures = [storage / engine for _, engine, _, _ in runs]
     verdict("watch --once >= 0.5 x storage (first run)", figures[0], figures[0] >= 0.5, "x")
     verdict("watch --once >= 0.5 x storage (checkpoint)", figures[1], figures[1] >= 0.5,
             "x")
@@ -301,6 +306,44 @@ def busy_since(before: tuple[float, float]) -> float:
     return (busy - before[0]) / max(1e-9, total - before[1])
 
 
+def server_pid(url: str) -> int | None:
+    """The embedded server's process (pouchdb-server on `url`'s port); None for another
+    server (a CouchDB: many threads, not the one JavaScript thread the figures may hit)."""
+    port = httpx.URL(url).port
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(b"pouchdb-server" in a for a in args) and str(port).encode() in args:
+            return int(proc.name)
+    return None
+
+
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds `pid` has used (user and system); 0 without one."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu() -> float:
+    return process_cpu(SERVER["pid"])
+
+
+def server_share(shares: list[float]) -> str:
+    """How much of one core the embedded server took in each run: near 100%, its one
+    JavaScript thread was the bound, not the engine (a CouchDB has a thread per core)."""
+    if SERVER["pid"] is None:
+        return ""
+    return "; the embedded server's one thread busy " + " and ".join(
+        f"{share:.0%}" for share in shares)
+
+
 def start_worker(url: str, name: str) -> tuple[subprocess.Popen, str]:
     """A live `kzcarrier watch` in a process of its own, as an operator runs one; its
     address for `/readyz` and `/metrics`. It sleeps at most 50 ms when idle, as LIVE:
@@ -358,7 +401,7 @@ def two_workers(app: App, url: str, n: int) -> None:
     figures above measure that wait."""
     import kzc_acme_carrier  # noqa: F401
     os.environ["ACME_LATENCY"] = "0.2"
-    took, busy = [], []
+    took, busy, server = [], [], []
     for workers in (1, 2):
         db = f"numbers/+120{3 + workers}"
         fresh(app, db)
@@ -385,12 +428,13 @@ def two_workers(app: App, url: str, n: int) -> None:
             with_requests(app, db, warm)
             while outcomes([base for _, base in procs]) < WARM:
                 time.sleep(0.05)
-            t0, cpu0 = time.perf_counter(), cpu_times()
+            t0, cpu0, server0 = time.perf_counter(), cpu_times(), server_cpu()
             with_requests(app, db, ids)
             while outcomes([base for _, base in procs]) < n + WARM:
                 time.sleep(0.05)
             took.append(time.perf_counter() - t0)
             busy.append(busy_since(cpu0))
+            server.append((server_cpu() - server0) / took[-1])
             while finished(app, db, ids) < n:       # the documents say so too
                 time.sleep(0.02)
         finally:
@@ -403,7 +447,8 @@ def two_workers(app: App, url: str, n: int) -> None:
     print(f"two workers: {n} acquisitions at 200 ms, one worker {took[0]:.2f}s, two "
           f"{took[1]:.2f}s: {took[0] / took[1]:.2f}x (target >= 1.7x); slots alone "
           f"{n * 0.2 / 16:.2f}s and {n * 0.2 / 32:.2f}s; the machine's {os.cpu_count()} "
-          f"cores busy {busy[0]:.0%} and {busy[1]:.0%} (workers, server and this script)")
+          f"cores busy {busy[0]:.0%} and {busy[1]:.0%} (workers, server and this script)"
+          + server_share(server))
     verdict("two workers >= 1.7 x one", took[0] / took[1], took[0] / took[1] >= 1.7, "x")
 
 
@@ -429,6 +474,7 @@ def main() -> None:
     with url_or_embedded(os.environ.get("KZCARRIER_BENCH_COUCH_URL")) as url:
         app = App(Settings(couch_url=url))
         print(f"server: {app.couch.profile.vendor} {app.couch.profile.version}")
+        SERVER["pid"] = server_pid(url)
         throughput(app, 200 if quick else 2000)
         throughput(app, 200 if quick else 2000, copies=True)
         throughput_once(app, 200 if quick else 2000)

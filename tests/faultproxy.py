@@ -14,7 +14,11 @@ CouchDB (n=3) does and the embedded server cannot:
   as CouchDB's `_global_changes` batches them; seqs are opaque strings;
 * `longpoll_timeout`: when set, a `_changes?feed=longpoll` answers at its first change or
   after its `timeout`, as CouchDB's does (the test server never answers an idle longpoll):
-  the proxy reads the feed upstream every 20 ms meanwhile.
+  the proxy reads the feed upstream every 20 ms meanwhile;
+* `replicas`: when set, `POST /_dbs_info` answers as a cluster with that many copies of
+  each database: each row from the copy that answered first (here each in turn, a worst
+  case), its seqs opaque strings naming that copy (the same count on every copy in sync),
+  `instance_start_time` "0".
 
 Every spoiled answer is counted in `stats`. Writes and reads go through unchanged otherwise.
 """
@@ -44,6 +48,8 @@ class FaultProxy:
         self.delay = 0.0
         self.db_updates_delay: float | None = None
         self.longpoll_timeout = False
+        self.replicas = 0
+        self._answering: Counter[str] = Counter()    # _dbs_info rows answered, per database
         self.stopped = False
         self._updates: list[tuple[int, str, str, float]] = []   # seq, db, type, visible at
         self.rng = random.Random(seed)
@@ -131,6 +137,25 @@ class FaultProxy:
         self.stats["conflict_202"] += 1
         return {"id": doc["_id"], "ok": True, "rev": f"{start}-{new_hash}"}
 
+    def dbs_info(self, headers: dict[str, str], body: bytes) -> httpx.Response:
+        resp = self.forward("POST", "/_dbs_info", headers, body)
+        if resp.status_code != 200:
+            return resp
+        rows = resp.json()
+        for row in rows:
+            info = row.get("info")
+            if not info:
+                continue
+            with self._lock:
+                copy = self._answering[row["key"]] % self.replicas
+                self._answering[row["key"]] += 1
+            instance = info.get("instance_start_time")
+            for key in ("update_seq", "purge_seq"):
+                count = int(str(info.get(key) or 0).split("-")[0])
+                info[key] = f"{count}-g1AAAA{instance}n{copy}"
+            info["instance_start_time"] = "0"
+        return httpx.Response(200, json=rows)
+
     def record_update(self, method: str, path: str, status: int) -> None:
         parts = urlsplit(path).path
         name = unquote(parts.split("/")[1])
@@ -191,6 +216,11 @@ class FaultProxy:
                         resp = proxy.longpoll(self.command, self.path, headers, body)
                         status, content = resp.status_code, resp.content
                         ctype = resp.headers.get("content-type", "application/json")
+                    elif proxy.replicas and self.command == "POST" and \
+                            self.path.split("?")[0] == "/_dbs_info":
+                        resp = proxy.dbs_info(headers, body)
+                        status, content = resp.status_code, resp.content
+                        ctype = "application/json"
                     elif self.command == "POST" and self.path.split("?")[0].endswith(
                             "/_bulk_docs"):
                         status, content, ctype = proxy.bulk_docs(self.path, headers, body)

@@ -49,8 +49,8 @@ class Snapshot:
     # their position may have passed: the first sweep reads these; the others' positions
     # passed only finished requests
     work: set[str] = field(default_factory=set)
-    # the full sweep's jobs: database -> its fingerprint when the job last read it
-    looked: dict[str, dict[str, str]] = field(default_factory=dict)
+    # the full sweep's jobs: database -> the fingerprints the job last read it at
+    looked: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def design_tag(couch: Couch) -> str:
@@ -93,8 +93,8 @@ def load(couch: Couch) -> Snapshot | None:
             snap.seqs[db] = seq
             if checked and same_ddocs:
                 snap.checked.add(db)
-            for job, fp in (looked or {}).items():
-                snap.looked.setdefault(job, {})[db] = fp
+            for job, fps in (looked or {}).items():
+                snap.looked.setdefault(job, {})[db] = fps
     return snap
 
 

@@ -102,6 +102,51 @@ def test_a_full_sweep_reads_only_the_databases_changed_since_its_last_look(
         w._pool.shutdown(wait=True)
 
 
+def test_on_a_cluster_an_unchanged_database_is_not_read_whichever_copies_answer(
+        loaded, monkeypatch):
+    """A cluster answers `_dbs_info` from whichever copy of each shard answers first, and
+    its seqs name those copies: an unchanged database shows another fingerprint when
+    another copy answers (here the fault proxy's three copies, in turn). Before, each such
+    look read its index again: on a cluster, a full sweep read most databases, idle or
+    not. Once each copy has answered, a full sweep with nothing changed reads none; a
+    write is still found, whichever copy answers."""
+    from faultproxy import FaultProxy
+
+    from kzcarrier.couch.client import Couch
+
+    c = loaded.couch
+    idle_dbs(c)
+    proxy = FaultProxy(c.url).start()
+    proxy.replicas = 3
+    via = Couch(proxy.url)
+    w = Watcher(via, loaded.config, PARTIAL)
+    try:
+        w._refresh_dbs()
+        w._poll_feeds(everything=True)
+        w._wait_inflight()
+        seen = count_requests(via, monkeypatch)
+        for _ in range(3):    # a fingerprint not seen yet: each copy in turn, read
+            seen.clear()
+            w._next_full = 0.0
+            w._sweep()
+            assert set(IDLE) <= views_read(seen)
+        seen.clear()
+        w._next_full = 0.0
+        w._sweep()
+        assert not views_read(seen)        # the first copy again: nothing read
+        num = IDLE[7][-5:] + "5550000"     # its feed is not read again in this test
+        request(c, num, "move", assign_to=CHILD)
+        seen.clear()
+        w._next_full = 0.0
+        w._sweep()
+        assert views_read(seen) == {IDLE[7]}
+        w._wait_inflight()
+        assert c.get(IDLE[7], num)["pvt_request_state"]["status"] == "completed"
+    finally:
+        w._pool.shutdown(wait=True)
+        proxy.stop()
+
+
 def test_the_purge_of_expired_discovery_reads_the_databases_changed_or_with_some_left(
         loaded, monkeypatch):
     """Every `purge_every` full sweeps, expired discovery documents are deleted. That
