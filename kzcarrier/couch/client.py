@@ -99,6 +99,7 @@ class Couch:
         self._template_lock = threading.Lock()
         self._configured: CloudantV1 | None = None
         self._known: set[str] = set()
+        self._ddocs_checked: set[str] = set()   # see install_design_docs(once=True)
         self._missing: dict[str, float] = {}  # db -> when it was last seen missing
         self._local_revs: dict[tuple[str, str], str | None] = {}   # see put_local
         self._group = GroupCommit(BULK_CHUNK)
@@ -246,14 +247,18 @@ class Couch:
 
     def delete_db(self, db: str) -> None:
         self._known.discard(db)
+        self._ddocs_checked.discard(db)
         try:
             self._call(f"delete database {db}", self.client.delete_database, self._db(db))
         except DocNotFound:
             pass
 
-    def install_design_docs(self, db: str) -> list[str]:
+    def install_design_docs(self, db: str, once: bool = False) -> list[str]:
         """Put every design document meant for `db`; only changed ones are written, and views
-        of the same design document that kzcarrier does not define are kept."""
+        of the same design document that kzcarrier does not define are kept. `once`: not
+        again in this process once checked (a hot path: each check is a read)."""
+        if once and db in self._ddocs_checked:
+            return []
         written = []
         mine = [ddoc for ddoc in self.design_docs if ddoc.applies_to(db)]
         have = self.bulk_get(db, [d.doc["_id"] for d in mine]) if mine else {}  # one read
@@ -273,6 +278,7 @@ class Couch:
             except DocConflict:
                 continue   # another worker installed it at the same moment
             written.append(wanted["_id"])
+        self._ddocs_checked.add(db)
         return written
 
     # --- documents -----------------------------------------------------------------------

@@ -2,9 +2,10 @@
 (reference/kazoo-tests-catalogue.md §6-§10)."""
 from pathlib import Path
 
+import httpx
 import pytest
 
-from kzcarrier.ops.operations import Ops, Options
+from kzcarrier.ops.operations import Ops, Options, active_ports
 
 MASTER, RESELLER, CHILD = (f"account{n:025d}" for n in (1, 2, 3))
 UNRELATED = "b113394f16cb71b113394f16cb71abcd"
@@ -96,6 +97,25 @@ def test_create_refusals(ops, loaded):
     assert set(r.successes) == {TELNYX_AVAILABLE, CREATE}
     assert r.failures[NOT_NUM].error == "not_reconcilable"
     assert doc(loaded, "+15559871299") is None
+
+
+def test_a_port_check_reads_the_view_alone_and_installs_it_again_once_removed(
+        loaded, monkeypatch):
+    """A purchase checks port requests twice (its plan, then its run), and each check
+    read the design document too: 2 of a purchase's 13 requests. It is checked once per
+    process now; removed since, it is installed again and the check still answers."""
+    from engine_helpers import count_requests
+
+    c = loaded.couch
+    assert set(active_ports(c, [PORTING, AVAILABLE])) == {PORTING}   # checked here
+    seen = count_requests(c, monkeypatch)
+    assert set(active_ports(c, [PORTING, AVAILABLE])) == {PORTING}
+    assert list(seen) == ["view port_requests/port_in_numbers of port_requests"]
+    ddoc = c.get("port_requests", "_design/port_requests")
+    httpx.delete(f"{c.url}/port_requests/_design/port_requests",
+                 params={"rev": ddoc["_rev"]}).raise_for_status()
+    assert set(active_ports(c, [PORTING])) == {PORTING}
+    assert c.get("port_requests", "_design/port_requests")["views"]["port_in_numbers"]
 
 
 def test_move_to_child_and_public_fields(ops, loaded):
