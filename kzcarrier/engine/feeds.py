@@ -226,8 +226,12 @@ class FeedFollowing:
         if not active or (not self._hot_longpolls() and self._asleep_for > LONG_SLEEP):
             self._wake.set()
 
-    def _poll_feeds(self, everything: bool = False) -> bool:
-        """One pass over the feeds; True when there is more to do at once."""
+    def _poll_feeds(self, everything: bool = False, ended: set[str] | None = None) -> bool:
+        """One pass over the feeds; True when there is more to do at once. `everything`:
+        every feed (`--once`). `ended`, a round of `--once`: the feeds read to their end,
+        not read again in the round; each one read to its end joins it (before, every feed
+        was read again at each pass while one had more: 37 reads of each idle database for
+        400 requests in one; at 10,000 databases, 10,000 reads a pass)."""
         if self._room() <= 0:   # read no further ahead than the pool can take
             self._stop.wait(0.005)
             return True
@@ -237,7 +241,8 @@ class FeedFollowing:
         # first found), in that order, at most `reads_per_pass` of them: a pass stays short
         # however many are named at once (thousands at start-up), so the active ones and
         # the pool are served again soon
-        hot = list(self._feeds) if everything else self._active_dbs(now)
+        hot = [db for db in self._feeds if ended is None or db not in ended] if everything \
+            else self._active_dbs(now)
         with self._lock:
             for db in hot:
                 self._dirty.pop(db, None)
@@ -261,6 +266,8 @@ class FeedFollowing:
                                                     chunk)):
                 if page is not None:
                     active = self._take_page(db, page, limit) or active
+                    if ended is not None and len(page.results) < limit:
+                        ended.add(db)
         return active or more
 
     def _active_dbs(self, now: float) -> list[str]:

@@ -213,7 +213,8 @@ class Watcher(FeedFollowing):
         if first:
             self._sweep()
         for _ in range(2):      # the second reads this run's own writes, and anything new
-            while self._poll_feeds(everything=True):
+            ended: set[str] = set()           # each feed read to its end once a round
+            while self._poll_feeds(everything=True, ended=ended):
                 pass
             self._set_ready()
             self._wait_inflight()
