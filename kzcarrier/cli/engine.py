@@ -125,6 +125,8 @@ def status(app: App, as_json: bool) -> None:
         click.echo(f"{db:<18}{c['pending']:>8}{c['running']:>8}{c['failed']:>8}"
                    f"{c['completed']:>8}{c['dry_run']:>8}{c['stale_claims']:>6}"
                    f"{c['feed_lag']:>6}  {age}")
+    click.echo(f"{len(data['databases'])} of {data['databases_listed']} number databases "
+               "shown (the others: no request, nothing unread)")
     journal = data.get("journal")
     if journal:
         click.echo(f"journal: {journal['open_intents']} carrier actions not yet written "

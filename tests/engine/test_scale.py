@@ -435,6 +435,32 @@ def test_watch_once_reads_each_feed_to_its_end_once_a_round_not_at_every_pass(
     assert max(seen[f"changes of {db}"] for db in IDLE) == 2      # once a round
 
 
+def test_status_reads_no_feed_of_a_database_caught_up_and_shows_those_with_something(
+        loaded, monkeypatch):
+    """`kzcarrier status` read every database one after another: its counts, its request
+    index, its checkpoint and its feed from there, and showed a row of zeros for each:
+    at 10,000 databases, 40,000 requests in turn and 10,000 rows. Now a database whose
+    `_dbs_info` seq is its checkpoint's has no feed read, one without unfinished requests
+    no index read, and only those with something to show are shown."""
+    from kzcarrier.engine.admin import status
+
+    c = loaded.couch
+    idle_dbs(c)
+    assert Watcher(c, loaded.config, PARTIAL).run(once=True) == 0     # checkpoints
+    num = IDLE[3][-5:] + "5550000"
+    request(c, num, "move", assign_to=CHILD)                          # not done yet
+    seen = count_requests(c, monkeypatch)
+    data = status(c)
+    assert data["databases_listed"] >= len(IDLE)
+    assert set(data["databases"]) & set(IDLE) == {IDLE[3]}
+    row = data["databases"][IDLE[3]]
+    assert (row["pending"], row["feed_lag"]) == (1, 1)
+    assert data["totals"]["pending"] >= 1
+    read = {what.split(" of ", 1)[1] for what in seen
+            if what.startswith(("changes of", "view kzcarrier/requests of"))}
+    assert read & set(IDLE) == {IDLE[3]}
+
+
 def test_watch_once_does_not_end_while_another_workers_share_is_pending(loaded):
     """Requests left to their owner (another live worker, which here never acts) are
     taken after `steal_after`: the run ends only when they are done too."""
