@@ -39,6 +39,14 @@ def idle_dbs(couch):
                        "pvt_state": "available", "pvt_module_name": "knm_local"})
 
 
+def full_sweep(w, seen, view: str = "kzcarrier/") -> set[str]:
+    """One full sweep by `w`: the databases whose index (`view`) it read."""
+    seen.clear()
+    w._next_full = 0.0
+    w._sweep()
+    return views_read(seen, view)
+
+
 def test_a_sweep_reads_only_databases_with_unfinished_requests(loaded, monkeypatch):
     c = loaded.couch
     idle_dbs(c)
@@ -76,28 +84,17 @@ def test_a_full_sweep_reads_only_the_databases_changed_since_its_last_look(
         w._poll_feeds(everything=True)                # their feeds read: positions
         w._wait_inflight()
         seen = count_requests(c, monkeypatch)
-        w._next_full = 0.0
-        w._sweep()
-        assert set(IDLE) <= views_read(seen)          # the first look reads every one
-        seen.clear()
-        w._next_full = 0.0
-        w._sweep()
-        assert not views_read(seen)                   # nothing changed: no index read
+        assert set(IDLE) <= full_sweep(w, seen)      # the first look reads every one
+        assert not full_sweep(w, seen)               # nothing changed: no index read
         assert seen["read _dbs_info"] == -(-len(w._feeds) // 100)
         num = IDLE[7][-5:] + "5550000"     # its feed is not read again in this test
         request(c, num, "move", assign_to=CHILD)
-        seen.clear()
-        w._next_full = 0.0
-        w._sweep()
-        assert views_read(seen) == {IDLE[7]}
+        assert full_sweep(w, seen) == {IDLE[7]}
         w._wait_inflight()
         doc = c.get(IDLE[7], num)
         assert doc["pvt_request_state"]["status"] == "completed"
         assert doc["pvt_assigned_to"] == CHILD
-        seen.clear()
-        w._next_full = 0.0
-        w._sweep()                      # its outcome is a change: read once more
-        assert views_read(seen) == {IDLE[7]}
+        assert full_sweep(w, seen) == {IDLE[7]}      # its outcome is a change: once more
     finally:
         w._pool.shutdown(wait=True)
 
@@ -126,20 +123,11 @@ def test_on_a_cluster_an_unchanged_database_is_not_read_whichever_copies_answer(
         w._wait_inflight()
         seen = count_requests(via, monkeypatch)
         for _ in range(3):    # a fingerprint not seen yet: each copy in turn, read
-            seen.clear()
-            w._next_full = 0.0
-            w._sweep()
-            assert set(IDLE) <= views_read(seen)
-        seen.clear()
-        w._next_full = 0.0
-        w._sweep()
-        assert not views_read(seen)        # the first copy again: nothing read
+            assert set(IDLE) <= full_sweep(w, seen)
+        assert not full_sweep(w, seen)     # the first copy again: nothing read
         num = IDLE[7][-5:] + "5550000"     # its feed is not read again in this test
         request(c, num, "move", assign_to=CHILD)
-        seen.clear()
-        w._next_full = 0.0
-        w._sweep()
-        assert views_read(seen) == {IDLE[7]}
+        assert full_sweep(w, seen) == {IDLE[7]}
         w._wait_inflight()
         assert c.get(IDLE[7], num)["pvt_request_state"]["status"] == "completed"
     finally:
@@ -166,17 +154,13 @@ def test_the_purge_of_expired_discovery_reads_the_databases_changed_or_with_some
         w._poll_feeds(everything=True)
         w._wait_inflight()
         seen = count_requests(c, monkeypatch)
-        w._next_full = 0.0
-        w._sweep()
-        assert set(IDLE) <= views_read(seen, "numbers/status ")              # the first purge reads every one
+        purged = full_sweep(w, seen, "numbers/status ")
+        assert set(IDLE) <= purged                   # the first purge reads every one
         assert c.get(gone, gone[-5:] + "5550001", missing_ok=True) is None
         assert c.get(kept, kept[-5:] + "5550001")
         for left in ({kept, gone}, {kept}):   # gone: changed by its purge, once
-            seen.clear()
-            w._next_full = 0.0
-            w._sweep()
             # (of the fixtures' databases, one holds discovery documents too)
-            assert views_read(seen, "numbers/status ") & set(IDLE) == left
+            assert full_sweep(w, seen, "numbers/status ") & set(IDLE) == left
     finally:
         w._pool.shutdown(wait=True)
 
