@@ -39,6 +39,13 @@ def idle_dbs(couch):
                        "pvt_state": "available", "pvt_module_name": "knm_local"})
 
 
+def feeds_read(w) -> None:
+    """`w`'s databases listed and their feeds read once: each has a position."""
+    w._refresh_dbs()
+    w._poll_feeds(everything=True)
+    w._wait_inflight()
+
+
 def full_sweep(w, seen, view: str = "kzcarrier/") -> set[str]:
     """One full sweep by `w`: the databases whose index (`view`) it read."""
     seen.clear()
@@ -58,9 +65,7 @@ def test_a_sweep_reads_only_databases_with_unfinished_requests(loaded, monkeypat
                                               "worker": "other",
                                               "claim_expires": protocol.now() + 3600}})
     w = Watcher(c, loaded.config, PARTIAL)
-    w._refresh_dbs()
-    w._poll_feeds(everything=True)                    # their feeds read: checkpoints
-    w._wait_inflight()
+    feeds_read(w)                                 # positions
     seen = count_requests(c, monkeypatch)
     w._sweep()
     assert set(IDLE) <= views_read(seen)              # the first sweep reads every one
@@ -80,9 +85,7 @@ def test_a_full_sweep_reads_only_the_databases_changed_since_its_last_look(
     idle_dbs(c)
     w = Watcher(c, loaded.config, PARTIAL)
     try:
-        w._refresh_dbs()
-        w._poll_feeds(everything=True)                # their feeds read: positions
-        w._wait_inflight()
+        feeds_read(w)                                 # positions
         seen = count_requests(c, monkeypatch)
         assert set(IDLE) <= full_sweep(w, seen)      # the first look reads every one
         assert not full_sweep(w, seen)               # nothing changed: no index read
@@ -118,9 +121,7 @@ def test_on_a_cluster_an_unchanged_database_is_not_read_whichever_copies_answer(
     via = Couch(proxy.url)
     w = Watcher(via, loaded.config, PARTIAL)
     try:
-        w._refresh_dbs()
-        w._poll_feeds(everything=True)
-        w._wait_inflight()
+        feeds_read(w)
         seen = count_requests(via, monkeypatch)
         for _ in range(3):    # a fingerprint not seen yet: each copy in turn, read
             assert set(IDLE) <= full_sweep(w, seen)
@@ -150,9 +151,7 @@ def test_the_purge_of_expired_discovery_reads_the_databases_changed_or_with_some
 
     w = Watcher(c, loaded.config, dataclasses.replace(PARTIAL, purge_every=1))
     try:
-        w._refresh_dbs()
-        w._poll_feeds(everything=True)
-        w._wait_inflight()
+        feeds_read(w)
         seen = count_requests(c, monkeypatch)
         purged = full_sweep(w, seen, "numbers/status ")
         assert set(IDLE) <= purged                   # the first purge reads every one
@@ -172,9 +171,7 @@ def test_a_stop_ends_a_full_sweep_in_progress(loaded, monkeypatch):
     idle_dbs(c)
     w = Watcher(c, loaded.config, PARTIAL)
     try:
-        w._refresh_dbs()
-        w._poll_feeds(everything=True)
-        w._wait_inflight()
+        feeds_read(w)
         seen = count_requests(c, monkeypatch)
         record_requests(c, monkeypatch, lambda what: 0.1 if what.startswith("view ") else 0)
         w._next_full = 0.0
