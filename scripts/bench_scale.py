@@ -23,6 +23,8 @@ databases on the same server, each figure and its growth ratio against the 1,000
                  each into a database idle since start-up, spread over the list (their
                  median and the last)
     rss          the process's resident memory after all of it
+    --once       `watch --once` over 1,000 requests written into 100 databases (after the
+                 rest): time and requests (every feed is read to its end, twice)
 
 The watcher follows `_db_updates`: CouchDB's (KZCARRIER_BENCH_COUCH_URL), or the embedded
 server's own (server/dbupdates.js), which names a database at once. `--db-updates` puts
@@ -279,6 +281,25 @@ def measure(app: App, n_dbs: int) -> dict[str, float]:
     out["restart requests until it is done"] = counter2.count
     again.stop()
     thread.join(60)
+    # `watch --once` (a cron's run) over 1k requests in 100 databases: it reads every feed
+    # to its end, twice (the second shows its own writes); before, a feed at its end was
+    # read again at each pass while another had pages
+    def with_requests(db: str) -> None:
+        docs = list(app.couch.bulk_get(db, [f"{db[-5:]}555{j:04d}"
+                                            for j in range(PER_DB)]).values())
+        for doc in docs:
+            doc["pvt_request"] = {"id": uuid.uuid4().hex, "operation": "move",
+                                  "options": {"assign_to": ACCOUNT}}
+        app.couch.bulk_save(db, docs)
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(with_requests, dbs[n_dbs - BUSY_DBS:]))
+    once = Watcher(app.couch, app.config, SETTINGS)
+    counter3, t0 = Counting(once.couch), time.perf_counter()
+    once.run(once=True)
+    out["watch --once, 1k requests s"] = time.perf_counter() - t0
+    out["watch --once requests"] = counter3.count
+    assert ended(once) >= BUSY_DBS * PER_DB
     return out
 
 
