@@ -7,7 +7,7 @@ CouchDB (n=3) does and the embedded server cannot:
   `{"ok": true}` with HTTP 202 instead of a 409;
 * `accept_202`: share of clean writes answered 202 (written, fewer replicas than asked);
 * `drop_after_write`: share of writes whose answer is lost after the write happened (the
-  connection closes);
+  connection closes); `drop_writes`: the next this many writes' answers are lost;
 * `delay`: seconds added before every request;
 * `db_updates_delay`: when set, the proxy answers `_db_updates` itself (the test server has
   none) from the writes that went through it, each visible only after that many seconds,
@@ -45,6 +45,7 @@ class FaultProxy:
         self.conflict_202 = 0.0
         self.accept_202 = 0.0
         self.drop_after_write = 0.0
+        self.drop_writes = 0
         self.delay = 0.0
         self.db_updates_delay: float | None = None
         self.longpoll_timeout = False
@@ -73,6 +74,13 @@ class FaultProxy:
         self._server.shutdown()
         self._server.server_close()
         self._http.close()
+
+    def _take_drop(self) -> bool:
+        with self._lock:
+            if self.drop_writes <= 0:
+                return False
+            self.drop_writes -= 1
+            return True
 
     def _chance(self, share: float) -> bool:
         with self._lock:
@@ -233,7 +241,7 @@ class FaultProxy:
                     return
                 if write and proxy.db_updates_delay is not None:
                     proxy.record_update(self.command, self.path, status)
-                if write and proxy._chance(proxy.drop_after_write):
+                if write and (proxy._chance(proxy.drop_after_write) or proxy._take_drop()):
                     proxy.stats["dropped"] += 1
                     self.close_connection = True
                     return          # written, but the client never hears of it

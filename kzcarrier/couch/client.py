@@ -417,7 +417,7 @@ class Couch:
     def put_local(self, db: str, name: str, body: dict[str, Any]) -> None:
         """Write a `_local` document, carrying its `_rev` (pouch insists): the one last
         read or written here (a checkpoint costs one request), else read first."""
-        rev = self._local_revs.get((db, name), "?")
+        rev, resent = self._local_revs.get((db, name), "?"), False
         for _ in range(5):
             if rev == "?":
                 rev = (self.get_local(db, name) or {}).get("_rev")
@@ -429,6 +429,12 @@ class Couch:
                 return
             except DocConflict:
                 rev = "?"
+            except CouchUnavailable:
+                # answer lost (an idle connection closed just then): once more, at the rev
+                # read anew (written already? the same body again: `_local` keeps no history)
+                if resent:
+                    raise
+                rev, resent = "?", True
         raise DocConflict(f"put _local/{name} into {db}: kept conflicting", 409)
 
     # --- changes -------------------------------------------------------------------------

@@ -46,6 +46,32 @@ def test_databases_are_listed_by_key_range_not_the_whole_server(couch):
     assert json.loads(query["end_key"][0]) == start + "\ufff0"
 
 
+def test_a_local_write_whose_answer_was_lost_is_sent_again_once(couch):
+    """pouchdb-server closes a keep-alive connection idle for 5 s: a `_local` write sent
+    on it just then (the feeds' snapshot, every 30 s) logged "cannot write the feeds'
+    snapshot" now and then. It carries its revision, so it is sent again once at the
+    revision read anew; a second loss is reported."""
+    from faultproxy import FaultProxy
+
+    from kzcarrier.errors import CouchUnavailable
+
+    couch.create_db(DB)
+    proxy = FaultProxy(couch.url).start()
+    try:
+        via = Couch(proxy.url)
+        via.put_local(DB, "kzc-test", {"n": 1})
+        proxy.drop_writes = 1                     # written, its answer lost
+        via.put_local(DB, "kzc-test", {"n": 2})
+        assert couch.get_local(DB, "kzc-test")["n"] == 2
+        proxy.drop_writes = 2
+        with pytest.raises(CouchUnavailable):
+            via.put_local(DB, "kzc-test", {"n": 3})
+    finally:
+        proxy.stop()
+    puts = [path for method, path in proxy.seen if method == "PUT" and "_local" in path]
+    assert len(puts) == 1 + 2 + 2
+
+
 def test_create_db_installs_kazoo_views_and_is_idempotent(couch):
     assert couch.create_db(DB) is True
     assert couch.create_db(DB) is False
