@@ -98,6 +98,8 @@ class Counting:
 
 
 def prefix(i: int) -> str:
+    """The i-th database's prefix: +1000 to +9999, then +0000 to +0999 (a tenth of 10,000:
+    no number starts with 0, so their requests end failed, with KAZOO's error)."""
     return f"+{1000 + i:04d}" if i < 9000 else f"+0{i - 9000:03d}"
 
 
@@ -330,10 +332,12 @@ def soak(app: App, n_dbs: int, seconds: float, rate: float) -> None:
     thread.start()
     watcher.ready.wait(600)
     samples: list[tuple[float, float]] = []
+    counter = Counting(app.couch)       # the watcher's requests, and the trickle's own
     t0 = time.monotonic()
     i = written = 0
     every_db_at = None      # when the trickle had touched every database
     looked_at = None        # when the first full sweep (its first look) had ended
+    behind_at: list[str] = []   # requests written and not finished yet, now and then
     while time.monotonic() - t0 < seconds:
         db = dbs[(i * 7919) % n_dbs]
         num = f"{db.split('/')[1]}555{(i // n_dbs) % PER_DB:04d}"
@@ -356,13 +360,20 @@ def soak(app: App, n_dbs: int, seconds: float, rate: float) -> None:
             looked_at = time.monotonic() - t0
         if not samples or time.monotonic() - t0 - samples[-1][0] >= 5:
             samples.append((time.monotonic() - t0, rss_mb()))
+            if len(samples) % 60 == 0:     # every 5 minutes: how far behind the engine is
+                behind_at.append(f"{samples[-1][0]:.0f} s: "
+                                 f"{written + BUSY_DBS * PER_DB - ended(watcher)}")
         time.sleep(max(0.0, t0 + i / rate - time.monotonic()))
     watcher.stop()
     thread.join(60)
     steady = [s for s in samples if s[0] >= seconds / 4]
-    done = watcher.counts.get("completed", 0)
+    ended_ = watcher.counts.get("completed", 0) + watcher.counts.get("failed", 0)
     print(f"soak: {n_dbs} databases, {seconds:.0f} s, {written} requests written, "
-          f"{done} completed (with the start-up burst), {watcher._full_sweeps} full sweeps")
+          f"outcomes {dict(sorted(watcher.counts.items()))} (with the start-up burst's "
+          f"{BUSY_DBS * PER_DB}): {written + BUSY_DBS * PER_DB - ended_} not finished at "
+          f"the end (behind: {behind_at}), {watcher._full_sweeps} full sweeps; "
+          f"{counter.count / seconds:.0f} requests a second to the server (the trickle's "
+          f"two each included)")
     print(f"    rss MB at start {samples[0][1]:.1f}, after warm-up {steady[0][1]:.1f}, "
           f"at end {samples[-1][1]:.1f}, peak {max(m for _, m in samples):.1f}")
     print(f"    rss slope after warm-up {slope_per_hour(steady):+.1f} MB/hour "

@@ -213,16 +213,16 @@ class FeedFollowing:
         return self.couch.profile.longpoll_timeout and self.settings.hot_longpolls > 0
 
     def _named(self, dbs: set[str]) -> None:
-        """Named by `_db_updates`: the loop wakes for a database not active lately. One
-        active is read on every pass, and under load every write names its database (the
-        worker's own too): a wake for it would be a pass that reads every active one
-        again. So it wakes the loop only where no longpoll of its own does (`HotFeeds`:
+        """Named by `_db_updates`: the loop wakes for a database its passes do not read
+        (`_hot`). Those they read are read on every pass, and under load every write names
+        its database (the worker's own too): a wake for one would be a pass that reads
+        every active one again. So it wakes the loop only where no longpoll of its own does (`HotFeeds`:
         not on the embedded server) and the loop sleeps longer than `LONG_SLEEP`: the
         request that follows a request after a quiet while is not left to the idle sleep."""
-        now = time.monotonic()
+        hot = set(self._hot(time.monotonic()))     # read on every pass
         with self._lock:
             self._dirty.update(dict.fromkeys(sorted(dbs)))
-            active = all(db in self._active and self._still_active(db, now) for db in dbs)
+        active = dbs <= hot
         if not active or (not self._hot_longpolls() and self._asleep_for > LONG_SLEEP):
             self._wake.set()
 
@@ -242,7 +242,7 @@ class FeedFollowing:
         # however many are named at once (thousands at start-up), so the active ones and
         # the pool are served again soon
         hot = [db for db in self._feeds if ended is None or db not in ended] if everything \
-            else self._active_dbs(now)
+            else self._hot(now)
         with self._lock:
             for db in hot:
                 self._dirty.pop(db, None)
@@ -269,6 +269,21 @@ class FeedFollowing:
                     if ended is not None and len(page.results) < limit:
                         ended.add(db)
         return active or more
+
+    def _hot(self, now: float) -> list[str]:
+        """The active databases a pass reads: each one, or, where `_db_updates` names every
+        change, the `hot_per_pass` latest: the others are read when named (a pass's cost is
+        bounded however many databases a trickle keeps active)."""
+        active = self._active_dbs(now)
+        if not self._db_updates_ok or len(active) <= self.settings.hot_per_pass:
+            return active
+        feeds = self._feeds
+
+        def latest(db: str) -> float:
+            feed = feeds.get(db)
+            return feed.changed_at if feed is not None else 0.0
+
+        return sorted(active, key=latest, reverse=True)[:self.settings.hot_per_pass]
 
     def _active_dbs(self, now: float) -> list[str]:
         """The databases whose feed showed a request within `hot_for`: a pass costs what

@@ -18,6 +18,12 @@ class WatchSettings:
     purge_every: int = 20        # full sweeps between purges of expired discovery documents
     full_sweep_interval: float = 600.0   # a sweep over every database (see _sweep)
     hot_for: float = 30.0        # a database with a request this recently: read every pass
+    # where `_db_updates` names every change, only this many of them, the latest, are read
+    # on every pass unnamed: none, by default. The names, and on CouchDB the longpolls of
+    # `HotFeeds`, find their next request; reading each active one at every pass (a pass
+    # every 10 ms while work goes on) cost 917 requests a second to serve a trickle of 25
+    # a second into different databases, 248 without
+    hot_per_pass: int = 0
     # follow `_db_updates` where the server answers it (CouchDB, the embedded server); off
     # (`watch --no-db-updates`: a CouchDB whose `[global_changes]` records nothing answers
     # it and never names a database), the cold poll below looks at idle databases in turn

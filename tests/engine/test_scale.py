@@ -10,6 +10,7 @@ from urllib.parse import unquote
 from engine_helpers import (
     CHILD,
     FAST,
+    RESELLER,
     Background,
     count_requests,
     db_of,
@@ -722,6 +723,44 @@ class Unlisted(dict):
         raise AssertionError("every feed listed")
 
     values = keys = items
+
+
+def test_with_db_updates_a_pass_reads_the_active_databases_named_alone(
+        loaded, monkeypatch):
+    """A trickle over many databases keeps hundreds active (25 requests a second into
+    different ones: 750 within `hot_for`), and each was read on every pass, a pass every
+    10 ms while work goes on: 917 requests a second to serve 25. Where `_db_updates` names
+    every change, a pass reads those named, and `hot_per_pass` of the latest active ones
+    besides (none by default); a request into an active one is read once named."""
+    c = loaded.couch
+    idle_dbs(c)
+    w = Watcher(c, loaded.config, PARTIAL)
+    try:
+        feeds_read(w)
+        for db in IDLE[:10]:                          # ten databases active, in turn
+            request(c, db[-5:] + "5550000", "move", assign_to=CHILD)
+            w._poll_feeds(everything=True)
+            w._wait_inflight()
+        seen = count_requests(c, monkeypatch)
+        w._poll_feeds()
+        assert {db for db in IDLE if seen[f"changes of {db}"]} == set(IDLE[:10])
+        w._db_updates_ok = True                       # each change is named
+        seen.clear()
+        w._poll_feeds()
+        assert not {db for db in IDLE if seen[f"changes of {db}"]}
+        w.settings = dataclasses.replace(PARTIAL, hot_per_pass=4)
+        w._poll_feeds()
+        assert {db for db in IDLE if seen[f"changes of {db}"]} == set(IDLE[6:10])
+        num = IDLE[2][-5:] + "5550000"
+        request(c, num, "move", assign_to=RESELLER)
+        w._named({IDLE[2]})                           # as `_db_updates` names it
+        w._poll_feeds()
+        w._wait_inflight()
+        doc = c.get(IDLE[2], num)
+        assert doc["pvt_request_state"]["status"] == "completed"
+        assert doc["pvt_assigned_to"] == RESELLER
+    finally:
+        w._pool.shutdown(wait=True)
 
 
 def test_the_longpolls_on_active_databases_are_picked_from_the_active_set_alone():
