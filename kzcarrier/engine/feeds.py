@@ -236,17 +236,20 @@ class FeedFollowing:
             self._stop.wait(0.005)
             return True
         now = time.monotonic()
-        # recently active databases first, read every pass (`_db_updates` may come late:
-        # CouchDB batches it); then those named since (by `_db_updates`, the ColdPoll, or
-        # first found), in that order, at most `reads_per_pass` of them: a pass stays short
-        # however many are named at once (thousands at start-up), so the active ones and
-        # the pool are served again soon
+        # the active databases a pass reads unnamed first (`_hot`); then those named (by
+        # `_db_updates`, the ColdPoll, a full page, or first found), the active ones first
+        # (a database's next page, the request that follows a request: not behind thousands
+        # first found at start-up), at most `reads_per_pass` of them: a pass stays short
+        # however many are named at once, so the active ones and the pool are served again
+        # soon
         hot = [db for db in self._feeds if ended is None or db not in ended] if everything \
             else self._hot(now)
         with self._lock:
             for db in hot:
                 self._dirty.pop(db, None)
-            named = list(self._dirty)[:None if everything else self.settings.reads_per_pass]
+            named = [db for db in self._dirty if db in self._active] + \
+                [db for db in self._dirty if db not in self._active]
+            named = named[:None if everything else self.settings.reads_per_pass]
             for db in named:
                 del self._dirty[db]
             more = bool(self._dirty)

@@ -763,6 +763,30 @@ def test_with_db_updates_a_pass_reads_the_active_databases_named_alone(
         w._pool.shutdown(wait=True)
 
 
+def test_an_active_database_named_is_read_before_those_named_earlier(loaded, monkeypatch):
+    """A pass reads at most `reads_per_pass` databases named. At start-up thousands are
+    named (first found); an active one named (its next page, the request that follows a
+    request, now that active ones are not read unnamed) is read first: behind them, the
+    start-up burst at 1,000 databases took 2.8 s instead of 1.3."""
+    c = loaded.couch
+    idle_dbs(c)
+    w = Watcher(c, loaded.config, dataclasses.replace(PARTIAL, reads_per_pass=4))
+    try:
+        feeds_read(w)
+        w._db_updates_ok = True
+        busy = IDLE[-1]
+        w._feeds[busy].changed_at = time.monotonic()
+        w._active.add(busy)
+        w._changed(set(IDLE[:20]))
+        w._changed({busy})
+        seen = count_requests(c, monkeypatch)
+        w._poll_feeds()
+        read = [db for db in IDLE if seen[f"changes of {db}"]]
+        assert busy in read and len(read) == 4
+    finally:
+        w._pool.shutdown(wait=True)
+
+
 def test_the_longpolls_on_active_databases_are_picked_from_the_active_set_alone():
     """Which databases get a longpoll is decided every 0.2 s: from the watcher's set of
     active databases, the latest first, without a look at every feed (at 10,000
