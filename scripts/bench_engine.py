@@ -65,9 +65,10 @@ from kzcarrier.ops.store import without_rev  # noqa: E402
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 # A live watcher, its passes at most 50 ms apart when idle. The test server's
-# `_db_updates` wakes it for a database idle until then; no longpoll follows an active one
-# there (it ignores a longpoll's timeout), so the passes find the request that follows a
-# request (on CouchDB a longpoll on each active database, `HotFeeds`, wakes it at once).
+# `_db_updates` (batched 25 ms, as CouchDB's `max_event_delay`) names each database
+# changed, and wakes it; no longpoll follows an active one there (it ignores a longpoll's
+# timeout: on CouchDB a longpoll on each of the latest active databases, `HotFeeds`,
+# wakes it at once, whatever `_db_updates`' batching).
 LIVE = WatchSettings(pool_size=32, idle_sleep_max=0.05)
 SOAK = ["--soak", "1200", "--dbs", "10000", "--rate", "25"]
 

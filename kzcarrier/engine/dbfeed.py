@@ -191,7 +191,7 @@ class HotFeeds:
                     self.open.add(db)
                 threading.Thread(target=self._follow, args=(db,), daemon=True,
                                  name="kzc-hot-feed").start()
-            # a database just active is read on every pass meanwhile (the loop is busy)
+            # meanwhile a database just active is named by `_db_updates` (batched)
             self.stop.wait(0.2)
 
     def _follow(self, db: str) -> None:

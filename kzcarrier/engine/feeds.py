@@ -214,11 +214,12 @@ class FeedFollowing:
 
     def _named(self, dbs: set[str]) -> None:
         """Named by `_db_updates`: the loop wakes for a database its passes do not read
-        (`_hot`). Those they read are read on every pass, and under load every write names
-        its database (the worker's own too): a wake for one would be a pass that reads
-        every active one again. So it wakes the loop only where no longpoll of its own does (`HotFeeds`:
-        not on the embedded server) and the loop sleeps longer than `LONG_SLEEP`: the
-        request that follows a request after a quiet while is not left to the idle sleep."""
+        unnamed (`_hot`: none by default, where `_db_updates` answers). Those are read on
+        every pass, and under load every write names its database (the worker's own too):
+        a wake for one would be a pass that reads them all again. So for those it wakes
+        the loop only where no longpoll of its own does (`HotFeeds`: not on the embedded
+        server) and the loop sleeps longer than `LONG_SLEEP`: the request that follows a
+        request after a quiet while is not left to the idle sleep."""
         hot = set(self._hot(time.monotonic()))     # read on every pass
         with self._lock:
             self._dirty.update(dict.fromkeys(sorted(dbs)))

@@ -17,7 +17,9 @@ class WatchSettings:
     group_size: int = 100
     purge_every: int = 20        # full sweeps between purges of expired discovery documents
     full_sweep_interval: float = 600.0   # a sweep over every database (see _sweep)
-    hot_for: float = 30.0        # a database with a request this recently: read every pass
+    # a database with a request this recently is active: followed by a longpoll where the
+    # server can (`HotFeeds`), and, where `_db_updates` does not answer, read every pass
+    hot_for: float = 30.0
     # where `_db_updates` names every change, only this many of them, the latest, are read
     # on every pass unnamed: none, by default. The names, and on CouchDB the longpolls of
     # `HotFeeds`, find their next request; reading each active one at every pass (a pass
