@@ -103,6 +103,15 @@ def prefix(i: int) -> str:
     return f"+{1000 + i:04d}" if i < 9000 else f"+0{i - 9000:03d}"
 
 
+OTHER = "fedcba9876543210fedcba9876543210"     # a second account to move numbers into
+
+
+def move_to(target: str = ACCOUNT, rid: str | None = None) -> dict:
+    """A `move` request into `target` (its id `rid`, or a new one)."""
+    return {"id": rid or uuid.uuid4().hex, "operation": "move",
+            "options": {"assign_to": target}}
+
+
 def seed(app: App, n_dbs: int) -> list[str]:
     dbs = [f"numbers/{prefix(i)}" for i in range(n_dbs)]
 
@@ -115,8 +124,7 @@ def seed(app: App, n_dbs: int) -> list[str]:
                 for j in range(PER_DB)]
         if i < BUSY_DBS:
             for doc in docs:
-                doc["pvt_request"] = {"id": uuid.uuid4().hex, "operation": "move",
-                                      "options": {"assign_to": ACCOUNT}}
+                doc["pvt_request"] = move_to()
         app.couch.bulk_save(db, docs)
 
     with ThreadPoolExecutor(16) as pool:
@@ -134,10 +142,10 @@ def rss_mb() -> float:
 def write_request(app: App, db: str, num: str) -> str:
     """A `move` request written into `num`; its id."""
     rid = uuid.uuid4().hex
-    target = ACCOUNT if rid[0] < "8" else "fedcba9876543210fedcba9876543210"
+    target = ACCOUNT if rid[0] < "8" else OTHER
 
     def change(doc):
-        doc["pvt_request"] = {"id": rid, "operation": "move", "options": {"assign_to": target}}
+        doc["pvt_request"] = move_to(target, rid)
         return doc
 
     app.couch.update(db, num, change)
@@ -290,8 +298,7 @@ def measure(app: App, n_dbs: int) -> dict[str, float]:
         docs = list(app.couch.bulk_get(db, [f"{db[-5:]}555{j:04d}"
                                             for j in range(PER_DB)]).values())
         for doc in docs:
-            doc["pvt_request"] = {"id": uuid.uuid4().hex, "operation": "move",
-                                  "options": {"assign_to": ACCOUNT}}
+            doc["pvt_request"] = move_to()
         app.couch.bulk_save(db, docs)
 
     with ThreadPoolExecutor(16) as pool:
@@ -321,8 +328,9 @@ def soak(app: App, n_dbs: int, seconds: float, rate: float) -> None:
     slope after the first quarter (warm-up: the burst, first sweeps, caches filling) and
     once the trickle has touched every database (each keeps a little state: its
     checkpoint's revision, its fingerprint for the full sweep) and the first full sweep
-    has read every database, over the last third of the run at least. A full sweep every 2 minutes, not 10: the first reads every
-    database, the next ones ask `_dbs_info`, all within the run."""
+    has read every database, over the last third of the run at least. A full sweep every
+    2 minutes, not 10: the first reads every database, the next ones ask `_dbs_info`, all
+    within the run."""
     for db in app.couch.number_dbs():
         app.couch.delete_db(db)
     dbs = seed(app, n_dbs)
@@ -341,14 +349,13 @@ def soak(app: App, n_dbs: int, seconds: float, rate: float) -> None:
     while time.monotonic() - t0 < seconds:
         db = dbs[(i * 7919) % n_dbs]
         num = f"{db.split('/')[1]}555{(i // n_dbs) % PER_DB:04d}"
-        target = ACCOUNT if i % 2 else "fedcba9876543210fedcba9876543210"
+        target = ACCOUNT if i % 2 else OTHER
         rid = uuid.uuid4().hex
 
         def change(doc, rid=rid, target=target):
             if protocol.is_pending(doc):
                 return None       # its last request is not finished: the next one
-            doc["pvt_request"] = {"id": rid, "operation": "move",
-                                  "options": {"assign_to": target}}
+            doc["pvt_request"] = move_to(target, rid)
             return doc
 
         if app.couch.update(db, num, change) is not None:
@@ -367,10 +374,9 @@ def soak(app: App, n_dbs: int, seconds: float, rate: float) -> None:
     watcher.stop()
     thread.join(60)
     steady = [s for s in samples if s[0] >= seconds / 4]
-    ended_ = watcher.counts.get("completed", 0) + watcher.counts.get("failed", 0)
     print(f"soak: {n_dbs} databases, {seconds:.0f} s, {written} requests written, "
           f"outcomes {dict(sorted(watcher.counts.items()))} (with the start-up burst's "
-          f"{BUSY_DBS * PER_DB}): {written + BUSY_DBS * PER_DB - ended_} not finished at "
+          f"{BUSY_DBS * PER_DB}): {written + BUSY_DBS * PER_DB - ended(watcher)} not finished at "
           f"the end (behind: {behind_at}), {watcher._full_sweeps} full sweeps; "
           f"{counter.count / seconds:.0f} requests a second to the server (the trickle's "
           f"two each included)")

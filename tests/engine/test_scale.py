@@ -47,6 +47,11 @@ def feeds_read(w) -> None:
     w._wait_inflight()
 
 
+def idle_feeds_read(seen) -> set[str]:
+    """Of the idle databases, those whose feed was read, of `seen`."""
+    return {db for db in IDLE if seen[f"changes of {db}"]}
+
+
 def full_sweep(w, seen, view: str = "kzcarrier/") -> set[str]:
     """One full sweep by `w`: the databases whose index (`view`) it read."""
     seen.clear()
@@ -743,14 +748,14 @@ def test_with_db_updates_a_pass_reads_the_active_databases_named_alone(
             w._wait_inflight()
         seen = count_requests(c, monkeypatch)
         w._poll_feeds()
-        assert {db for db in IDLE if seen[f"changes of {db}"]} == set(IDLE[:10])
+        assert idle_feeds_read(seen) == set(IDLE[:10])
         w._db_updates_ok = True                       # each change is named
         seen.clear()
         w._poll_feeds()
-        assert not {db for db in IDLE if seen[f"changes of {db}"]}
+        assert not idle_feeds_read(seen)
         w.settings = dataclasses.replace(PARTIAL, hot_per_pass=4)
         w._poll_feeds()
-        assert {db for db in IDLE if seen[f"changes of {db}"]} == set(IDLE[6:10])
+        assert idle_feeds_read(seen) == set(IDLE[6:10])
         num = IDLE[2][-5:] + "5550000"
         request(c, num, "move", assign_to=RESELLER)
         w._named({IDLE[2]})                           # as `_db_updates` names it
@@ -781,7 +786,7 @@ def test_an_active_database_named_is_read_before_those_named_earlier(loaded, mon
         w._changed({busy})
         seen = count_requests(c, monkeypatch)
         w._poll_feeds()
-        read = [db for db in IDLE if seen[f"changes of {db}"]]
+        read = idle_feeds_read(seen)
         assert busy in read and len(read) == 4
     finally:
         w._pool.shutdown(wait=True)
